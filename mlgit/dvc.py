@@ -1,0 +1,123 @@
+"""The one place that runs DVC: as a subprocess with an argument list.
+
+A subprocess keeps DVC's state, locks and heavy imports out of our process, and lets Ctrl-C reach
+it. We run the DVC that is installed beside mlgit (`python -m dvc`), so versions match.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlgit import proc
+from mlgit.errors import CommandError, MlgitError
+
+DVC_ENV = {"DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATE_CHECK": "1"}
+
+
+def dvc_command() -> list[str]:
+    return [sys.executable, "-m", "dvc"]
+
+
+def dvc(
+    args: Sequence[str],
+    cwd: str | Path,
+    *,
+    check: bool = True,
+    stream: bool = False,
+    env: dict[str, str] | None = None,
+    hint: str | None = None,
+) -> proc.Result:
+    """Run `dvc ARGS` in `cwd`. With `stream`, DVC's own progress goes to the terminal."""
+    full_env = {**DVC_ENV, **(env or {})}
+    try:
+        return proc.run(
+            [*dvc_command(), *args], cwd, check=check, stream=stream, env=full_env, hint=hint
+        )
+    except CommandError as exc:
+        if not exc.stderr and not exc.stdout and stream:
+            exc.message = f"`dvc {' '.join(args[:2])}` failed (exit {exc.returncode}); see above"
+            exc.args = (exc.message,)
+        raise
+
+
+def is_dvc_repo(root: Path) -> bool:
+    return (root / ".dvc").is_dir()
+
+
+def require_dvc_repo(root: Path) -> None:
+    if not is_dvc_repo(root):
+        raise MlgitError(
+            f"{root} is a Git repository but not a DVC project (no .dvc/)",
+            hint="run `mlgit init` (or `dvc init`) first",
+        )
+
+
+def init(root: Path) -> None:
+    dvc(["init", "-q"], root)
+
+
+def repro(root: Path, targets: Sequence[str] = (), *, force: bool = False, stream: bool = True,
+          pull: bool = False) -> proc.Result:
+    args = ["repro", *(["--force"] if force else []), *(["--pull"] if pull else []), *targets]
+    return dvc(args, root, stream=stream, hint="fix the failing stage, then rerun")
+
+
+def add(root: Path, paths: Sequence[str]) -> None:
+    dvc(["add", "-q", *paths], root)
+
+
+def push(root: Path, *, remote: str | None = None, stream: bool = True,
+         targets: Sequence[str] = ()) -> proc.Result:
+    args = ["push", *(["-r", remote] if remote else []), *targets]
+    return dvc(args, root, stream=stream)
+
+
+def pull(root: Path, *, remote: str | None = None, stream: bool = True,
+         targets: Sequence[str] = ()) -> proc.Result:
+    args = ["pull", *(["-r", remote] if remote else []), *targets]
+    return dvc(args, root, stream=stream)
+
+
+def checkout(root: Path, *, stream: bool = False) -> proc.Result:
+    return dvc(["checkout", "-q"], root, stream=stream, check=False)
+
+
+def status(root: Path) -> str:
+    return dvc(["status", "-q"], root, check=False).stdout
+
+
+def remote_default(root: Path) -> str | None:
+    res = dvc(["remote", "default"], root, check=False)
+    return res.stdout.strip() or None if res.returncode == 0 else None
+
+
+def remote_add(root: Path, name: str, url: str, *, default: bool = True,
+               local: bool = False) -> None:
+    args = ["remote", "add", *(["-d"] if default else []), *(["--local"] if local else []),
+            name, url]
+    dvc(args, root)
+
+
+def config_set(root: Path, key: str, value: str, *, local: bool = False) -> None:
+    dvc(["config", *(["--local"] if local else []), key, value], root)
+
+
+def share_cache(worktree: Path, main_root: Path) -> None:
+    """Point a throwaway worktree's DVC at the main checkout's cache (no copy, no re-download)."""
+    cache_dir = _cache_dir(main_root)
+    config_set(worktree, "cache.dir", str(cache_dir), local=True)
+
+
+def _cache_dir(root: Path) -> Path:
+    res = dvc(["cache", "dir"], root, check=False)
+    path = res.stdout.strip()
+    if res.returncode == 0 and path:
+        return Path(path) if os.path.isabs(path) else (root / path)
+    return root / ".dvc" / "cache"
+
+
+def cache_dir(root: Path) -> Path:
+    return _cache_dir(root)

@@ -1,0 +1,86 @@
+"""Fixtures: real Git + DVC repos in temp dirs, isolated from the developer's machine.
+
+An initialised project (the stdlib-only `minimal` template, so no scikit-learn import per run)
+is built once per session and copied per test; each copy gets its own DVC remote.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import git, run_mlgit
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A fixed identity and an empty HOME: no user config leaks in, nothing leaks out."""
+    home = tmp_path_factory.mktemp("home")
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+        "[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n"
+    )
+    os.environ.update({
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_NO_UPDATE_CHECK": "1",
+        "DVC_SITE_CACHE_DIR": str(home / ".dvc-site-cache"),
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+        "COLUMNS": "200",
+    })
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        os.environ.pop(var, None)
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Path:
+    """`mlgit init --template minimal`, once per session (pipeline run, one commit)."""
+    base = tmp_path_factory.mktemp("template")
+    project = base / "project"
+    run_mlgit("init", str(project), "--template", "minimal", "--remote-dir",
+              str(base / "remote"), cwd=base)
+    return project
+
+
+def copy_repo(src: Path, dest: Path, remote: Path | None = None) -> Path:
+    """Copy an initialised project; the copy gets its own DVC remote (via config.local)."""
+    shutil.copytree(src, dest, symlinks=True)
+    shutil.rmtree(dest / ".dvc" / "tmp", ignore_errors=True)
+    if remote is not None:
+        src_remote = src.parent / "remote"
+        if src_remote.is_dir():
+            shutil.copytree(src_remote, remote)
+        else:
+            remote.mkdir(parents=True)
+        (dest / ".dvc" / "config.local").write_text(
+            f"['remote \"storage\"']\n    url = {remote}\n")
+    return dest
+
+
+@pytest.fixture
+def repo(template_repo: Path, tmp_path: Path) -> Path:
+    """A fresh copy of an initialised mlgit project (minimal template), with its own remote."""
+    return copy_repo(template_repo, tmp_path / "repo", tmp_path / "remote")
+
+
+@pytest.fixture
+def empty_repo(tmp_path: Path) -> Path:
+    """A Git repo with one commit and no DVC."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    git("init", "-q", cwd=root)
+    (root / "README.md").write_text("hello\n")
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", "first", cwd=root)
+    return root
