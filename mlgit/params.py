@@ -43,10 +43,14 @@ class Override:
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
     """Split on `sep` outside brackets/quotes: `0.1,0.2` -> two values, `[1,2]` -> one."""
-    parts, depth, quote, cur = [], 0, "", []
+    parts, depth, quote, cur, escaped = [], 0, "", [], False
     for ch in text:
-        if quote:
-            if ch == quote:
+        if escaped:  # `\"` inside a double-quoted string (YAML and JSON) does not close it
+            escaped = False
+        elif quote:
+            if ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
                 quote = ""
         elif ch in "'\"":
             quote = ch
