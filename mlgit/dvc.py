@@ -123,7 +123,7 @@ def share_cache(worktree: Path, main_root: Path) -> None:
     `run_in_worktree(share_cache=True)` does the same inside its own DVC process, for free."""
     from mlgit._dvc_child import configure_worktree
 
-    configure_worktree(str(worktree / ".dvc"), str(main_root / ".dvc"))
+    configure_worktree(str(worktree.absolute() / ".dvc"), str(main_root.absolute() / ".dvc"))
 
 
 def _cache_dir(root: Path) -> Path:
@@ -148,7 +148,7 @@ def run_in_worktree(worktree: Path, main_root: Path | None, *, checkout: bool = 
     child = Path(__file__).with_name("_dvc_child.py")
     args: list[str] = []
     if main_root is not None:
-        args += ["--share-cache", str(main_root / ".dvc")]
+        args += ["--share-cache", str(main_root.absolute() / ".dvc")]  # the child runs elsewhere
     if checkout:
         args.append("--checkout")
     if repro_args is not None:

@@ -8,8 +8,8 @@ branch. Everything is validated before anything changes.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -26,6 +26,7 @@ from mlgit.experiments import (
     branch_of,
     build_message,
     check_new_name,
+    check_overrides,
     metric_value,
     param_changes,
     plan_points,
@@ -128,7 +129,7 @@ def new_experiments(root: Path, name: str, overrides: Sequence[str] = (), *, bas
     carried = tuple(dirty) if carry and resolved.sha == head else ()
     with git.object_reader(root) as reader:
         base_data = read_revision(reader, resolved.sha)
-        _check_overrides(root, reader, resolved.sha, carried, points[0], allow_add)
+        check_overrides(root, reader, resolved.sha, carried, points[0], allow_add)
     label = _base_label(root, base, resolved.sha, head)
     metric = primary_metric(config, base_data)
     patch = _patch_path(root) if carried else None
@@ -145,6 +146,8 @@ def new_experiments(root: Path, name: str, overrides: Sequence[str] = (), *, bas
     finally:
         if patch is not None:
             patch.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # only if empty: other runs may use it
+                patch.parent.rmdir()
     return NewResult(resolved.sha, label, carried, () if carried else tuple(dirty), run, metric,
                      metric_value(base_data, metric), tuple(outcomes), switched)
 
@@ -159,26 +162,6 @@ def _patch_path(root: Path) -> Path:
     where = git.common_dir(root) / "mlgit"
     where.mkdir(parents=True, exist_ok=True)
     return where / f"carry-{secrets.token_hex(4)}.patch"
-
-
-def _check_overrides(root: Path, reader: git.ObjectReader | None, base: str | None,
-                     from_worktree: Sequence[str] | bool, point: Point, allow_add: bool) -> None:
-    """Apply `point`'s overrides to copies of the params files, to fail before anything changes.
-
-    A file comes from the work tree if `from_worktree` is True or lists it, else from `base`."""
-    files = sorted({file for file, _key, _value in point.settings})
-    with tempfile.TemporaryDirectory(prefix="mlgit-params-") as tmp:
-        for file in files:
-            if from_worktree is True or (from_worktree and file in from_worktree):
-                path = root / file
-                data = path.read_bytes() if path.is_file() else None
-            else:
-                data = reader.read(base, file) if reader is not None and base else None
-            if data is not None:
-                target = Path(tmp) / file
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-        params.apply_overrides(Path(tmp), list(point.settings), allow_add=allow_add)
 
 
 # --- running the points -----------------------------------------------------------------------
@@ -307,100 +290,3 @@ def _switch_to(root: Path, branch: str, patch: Path | None) -> None:
         raise MlgitError(f"created {branch}, but could not switch to it: {exc.message}",
                          hint=f"move what is in the way, then `git switch {branch}`") from exc
     dvc.checkout(root)
-
-
-# --- exp run: in place, on a checked-out experiment branch ------------------------------------
-
-
-@dataclass(frozen=True)
-class RunResult:
-    name: str
-    branch: str
-    base: str | None
-    sha: str | None  # the new commit (None: --no-commit, or nothing changed)
-    params: tuple[ParamChange, ...]
-    metric: str | None
-    value: Any
-    committed: bool
-
-
-def run_experiment(root: Path, overrides: Sequence[str] = (), *, commit: bool = True,
-                   message: str | None = None, allow_add: bool = False) -> RunResult:
-    """Re-run the pipeline in place on the checked-out experiment branch, then commit with
-    fresh trailers. Params files are put back as they were if the run fails."""
-    config = load_config(root)
-    dvc.require_dvc_repo(root)
-    branch = git.current_branch(root)
-    if branch is None or not branch.startswith(config.exp_prefix):
-        where = f"on '{branch}'" if branch else "on a detached HEAD"
-        raise UsageError(f"you are {where}, not on an experiment branch ({config.exp_prefix}*)",
-                         hint="start one with `mlgit exp new NAME [-S key=value]`, or "
-                         f"`git switch {config.exp_prefix}NAME`")
-    name = branch[len(config.exp_prefix):]
-    parsed = [params.parse_override(text) for text in overrides]
-    if any(o.is_grid for o in parsed):
-        raise UsageError("exp run takes one value per key",
-                         hint="for a grid of runs use `mlgit exp new NAME -S key=a,b`")
-    if commit:
-        git.ensure_identity(root)
-    point = plan_points(name, parsed)[0]
-    _check_overrides(root, None, None, True, point, allow_add)
-    base = _experiment_base(root, config)
-    saved = {f: (root / f).read_bytes() if (root / f).is_file() else None
-             for f in {file for file, _k, _v in point.settings}}
-    try:
-        params.apply_overrides(root, list(point.settings), allow_add=allow_add)
-        dvc.repro(root, stream=True)
-    except BaseException:
-        _restore(root, saved)
-        raise
-    after = read_worktree(root)
-    base_data = None
-    if base is not None:
-        with git.object_reader(root) as reader:
-            base_data = read_revision(reader, base)
-    changes = param_changes(base_data, after)
-    metric = primary_metric(config, after)
-    sha = None
-    if commit:
-        sha = _commit_run(root, name, base, after, changes, message)
-    return RunResult(name, branch, base, sha, tuple(changes), metric,
-                     metric_value(after, metric), sha is not None)
-
-
-def _restore(root: Path, saved: dict[str, bytes | None]) -> None:
-    for file, data in saved.items():
-        if data is None:
-            (root / file).unlink(missing_ok=True)
-        else:
-            (root / file).write_bytes(data)
-
-
-def _experiment_base(root: Path, config: Config) -> str | None:
-    """The base the experiment started from: the newest `Mlgit-Base` trailer on the branch,
-    else where it forked from the base branch."""
-    found = git.last_trailer(root, "HEAD", "Mlgit-Base")
-    if found is not None and git.rev_parse(root, found[1]):
-        return found[1]
-    for candidate in ([config.base_branch] if config.base_branch else
-                      git.default_branch_candidates(root)):
-        fork = git.merge_base(root, "HEAD", candidate)
-        if fork:
-            return fork
-    return None
-
-
-def _commit_run(root: Path, name: str, base: str | None, after: RevisionData,
-                changes: Sequence[ParamChange], message: str | None) -> str | None:
-    """Commit tracked changes (like `git commit -a`) plus the files the pipeline writes."""
-    git.add_tracked(root)
-    pipeline_files = ["dvc.lock", *after.params]
-    if after.pipeline is not None:
-        pipeline_files += [o.path for o in after.pipeline.outputs() if not o.cache]
-        pipeline_files += [str(Path(o.path).parent / ".gitignore")
-                           for o in after.pipeline.outputs() if o.cache]
-    git.add(root, sorted({f for f in pipeline_files if (root / f).is_file()}))
-    if not git.differs_from_head(root, []):
-        return None
-    return git.commit(root, build_message(name, base or "unknown", changes, message=message,
-                                          notes=["Re-run in place with `mlgit exp run`."]))

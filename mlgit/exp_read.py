@@ -192,24 +192,21 @@ def _read_refs(root: Path, config: Config) -> tuple[dict[str, _Ref], dict[str, l
 def _describe(root: Path, reader: git.ObjectReader, config: Config, refs: list[_Ref],
               remote: dict[str, list[_Ref]], current: str | None
               ) -> tuple[list[ExperimentInfo], dict[str, RevisionData]]:
-    data: dict[str, RevisionData] = {}
-
-    def revision(sha: str) -> RevisionData:
-        if sha not in data:
-            data[sha] = read_revision(reader, sha)
-        return data[sha]
-
     fork_points: set[str] | None = None
-    infos = []
-    metric = None
+    bases: dict[str, str | None] = {}
     for ref in refs:
         base = ref.base if ref.base and reader.commit(ref.base) else None
-        if base is None:
+        if base is None:  # made by hand, or its base is not in this clone
             if fork_points is None:
                 fork_points = _base_branch_history(root, reader, config)
             base = _find_base(reader, ref.sha, fork_points)
-        tip = revision(ref.sha)
-        base_data = revision(base) if base else None
+        bases[ref.branch] = base
+    data = _read_all(reader, [r.sha for r in refs] + [b for b in bases.values() if b])
+    metric = None
+    infos = []
+    for ref in refs:
+        base = bases[ref.branch]
+        tip, base_data = data[ref.sha], data[base] if base else None
         metric = metric or primary_metric(config, tip, base_data)
         value, base_value = metric_value(tip, metric), metric_value(base_data, metric)
         is_remote = ref.branch.startswith("refs/remotes/")
@@ -221,6 +218,11 @@ def _describe(root: Path, reader: git.ObjectReader, config: Config, refs: list[_
             else _remote_state(reader, ref, remote.get(ref.name, [])),
             current == ref.branch, ref.imported or None))
     return infos, data
+
+
+def _read_all(reader: git.ObjectReader, shas: list[str]) -> dict[str, RevisionData]:
+    """Params, metrics and lock of every commit, each read once (bases are shared)."""
+    return {sha: read_revision(reader, sha) for sha in dict.fromkeys(shas)}
 
 
 def _base_branch_history(root: Path, reader: git.ObjectReader, config: Config) -> set[str]:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlgit import git
+from mlgit import git, params
 from mlgit.config import Config
 from mlgit.errors import UsageError
 from mlgit.metrics import RevisionData
@@ -156,6 +157,27 @@ def _grid_labels(grid: Sequence[Override]) -> list[str]:
 
 def _sanitise(text: str) -> str:
     return re.sub(r"\.{2,}", ".", _UNSAFE_CHARS.sub("_", text)).strip("_")
+
+
+def check_overrides(root: Path, reader: git.ObjectReader | None, base: str | None,
+                     from_worktree: Sequence[str] | bool, point: Point, allow_add: bool) -> None:
+    """Apply `point`'s overrides to copies of the params files, to fail before anything changes
+    (unknown key without `allow_add`, a key that is a section, a file that does not parse).
+
+    A file comes from the work tree if `from_worktree` is True or lists it, else from `base`."""
+    files = sorted({file for file, _key, _value in point.settings})
+    with tempfile.TemporaryDirectory(prefix="mlgit-params-") as tmp:
+        for file in files:
+            if from_worktree is True or (from_worktree and file in from_worktree):
+                path = root / file
+                data = path.read_bytes() if path.is_file() else None
+            else:
+                data = reader.read(base, file) if reader is not None and base else None
+            if data is not None:
+                target = Path(tmp) / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        params.apply_overrides(Path(tmp), list(point.settings), allow_add=allow_add)
 
 
 # --- params and trailers ----------------------------------------------------------------------

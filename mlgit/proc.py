@@ -173,17 +173,22 @@ def _communicate(proc: subprocess.Popen[str], input: str | None,
 
 
 @contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block ends (cleanup that must finish: removing a worktree).
+def shielded() -> Iterator[None]:
+    """Let a block that must finish (cleanup: removing a worktree) finish.
 
-    Only the main thread receives signals, so elsewhere this does nothing. A signal that
-    arrives meanwhile is delivered when the block ends, and raises `Interrupted` then.
+    In the main thread SIGINT/SIGTERM are held until the block ends (a signal that arrives
+    meanwhile is delivered then, and raises `Interrupted` then); in a worker thread inside
+    `cancellable`, the cancel request is ignored within the block.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    token = _cancel.set(None)
     try:
-        yield
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _cancel.reset(token)

@@ -55,8 +55,8 @@ def temporary_worktree(root: Path, rev: str, purpose: str, *, keep: bool = False
         raise
     finally:
         if remove:
-            # a signal now would leave a half-removed worktree: hold it until we are done
-            with proc.signals_deferred():
+            # an interrupt now would leave a half-removed worktree: hold it until we are done
+            with proc.shielded():
                 remove_worktree(root, path)
 
 

@@ -105,7 +105,7 @@ def test_grid_keeps_the_points_that_worked(repo: Path) -> None:
     res = run_mlgit("exp", "new", "half", "-S", "train.epochs=abc,5", "-j", "2", cwd=repo,
                     check=False)
     assert res.returncode == 1
-    assert branches(repo) == ["exp/half-epochs5"]
+    assert branches(repo) == ["exp/half-epochs5"], res.stderr
     assert "1 of 2 experiments failed: half-epochsabc" in res.stderr
     assert "ValueError" in res.stderr  # captured DVC output of the failed point is shown
     assert_no_leftovers(repo)

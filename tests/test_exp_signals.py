@@ -15,16 +15,18 @@ from tests.exp_helpers import assert_no_leftovers, branches
 from tests.helpers import mlgit_cmd, repo_state, run_env
 
 
-def _wait_for_running_stage(root: Path, proc: subprocess.Popen[str], timeout: float = 90) -> Path:
-    """The experiment's worktree, once DVC is running the (slow) train stage in it."""
+def _wait_for_running_stages(root: Path, proc: subprocess.Popen[str], count: int = 1,
+                             timeout: float = 120) -> list[Path]:
+    """The experiments' worktrees, once DVC runs a process in `count` of them."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        for wt in (root / ".git" / "mlgit" / "worktrees").glob("*"):
-            if _processes_in(wt):
-                return wt
+        busy = [wt for wt in (root / ".git" / "mlgit" / "worktrees").glob("*")
+                if _processes_in(wt)]
+        if len(busy) >= count:
+            return busy
         time.sleep(0.1)  # polling a live process, not ordering events: no other way to wait
-    raise AssertionError("the experiment never started running its stage")
+    raise AssertionError("the experiments never started running")
 
 
 def _processes_in(directory: Path) -> list[int]:
@@ -42,16 +44,20 @@ def _processes_in(directory: Path) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupt_leaves_nothing_behind(repo: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(("sig", "grid"), [(signal.SIGINT, False), (signal.SIGTERM, False),
+                                         (signal.SIGTERM, True)],
+                         ids=["SIGINT", "SIGTERM", "SIGTERM-parallel-grid"])
+def test_interrupt_leaves_nothing_behind(repo: Path, sig: signal.Signals, grid: bool) -> None:
     (repo / "README.md").write_text("uncommitted edit that must survive\n")
     before = repo_state(repo)
     # 200000 epochs: the train stage runs for minutes, so we catch it mid-run
-    proc = subprocess.Popen([*mlgit_cmd(), "exp", "new", "slow", "-S", "train.epochs=200000"],
-                            cwd=repo, env=run_env(), text=True, stdout=subprocess.PIPE,
+    args = ["-S", "train.epochs=200000,200001", "-j", "2"] if grid else \
+        ["-S", "train.epochs=200000"]
+    proc = subprocess.Popen([*mlgit_cmd(), "exp", "new", "slow", *args], cwd=repo,
+                            env=run_env(), text=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
-        worktree = _wait_for_running_stage(repo, proc)
+        worktrees = _wait_for_running_stages(repo, proc, count=2 if grid else 1)
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=60)
     finally:
@@ -61,7 +67,8 @@ def test_interrupt_leaves_nothing_behind(repo: Path, sig: signal.Signals) -> Non
     assert proc.returncode == 128 + sig, err
     assert "interrupted" in err
     assert branches(repo) == []
-    assert not worktree.exists()
-    assert _processes_in(worktree) == []  # the stage command was stopped too
+    for worktree in worktrees:
+        assert not worktree.exists()
+        assert _processes_in(worktree) == []  # the stage commands were stopped too
     assert repo_state(repo) == before
     assert_no_leftovers(repo)

@@ -53,7 +53,8 @@ def new_cmd(
 ) -> None:
     """Create an experiment branch: run the pipeline with new params in a temporary worktree
     and commit the result there. Your checkout is not touched (unless --switch); your
-    uncommitted changes to tracked files are carried into the experiment.
+    uncommitted changes to tracked files are carried into the experiment (untracked files
+    are not: `git add` them first).
 
     Examples: mlgit exp new faster -S train.lr=0.5
               mlgit exp new sweep -S train.lr=0.01,0.1,1 -S train.epochs=10,20 -j 2
@@ -144,7 +145,7 @@ def run_cmd(
 
     Example: git switch exp/faster && $EDITOR src/train.py && mlgit exp run -S train.epochs=40
     """
-    from mlgit.exp_create import run_experiment
+    from mlgit.exp_run import run_experiment
     from mlgit.render import fmt_value
 
     res = run_experiment(repo_root(), set_params or [], commit=not no_commit, message=message,
@@ -190,18 +191,25 @@ def _print_list(listing: ExperimentList) -> None:
     from mlgit.render import fmt_value, rich_table
 
     metric = listing.metric or "metric"
+    wide = out().width >= 120  # narrow terminals: base and author are in `exp show` / --json
     rows: list[list[Any]] = []
     for e in listing.experiments:
-        name = Text(("* " if e.current else "  ") + e.name,
-                    style="bold" if e.name == listing.best else "")
-        value = fmt_value(e.value) + (" ★" if e.name == listing.best else "")
-        change = "" if e.delta is None else f"{e.delta:+.4g}"
-        params = ", ".join(f"{c.key}={fmt_value(c.new)}" for c in e.params) or "-"
-        rows.append([name, value, change, params, (e.base or "")[:8], e.date[:16].replace("T", " "),
-                     e.author, e.remote.describe()])
-    title = f"Experiments ({metric}: {listing.direction or '?'}, ★ best)"
-    out().print(rich_table(title, ["experiment", metric, "vs base", "params vs base", "base",
-                                   "date", "author", "remote"], rows))
+        best = e.name == listing.best
+        name = Text(("* " if e.current else "") + e.name, style="bold" if best else "")
+        value = fmt_value(e.value) + ("" if e.delta is None else f" ({e.delta:+.3g})") \
+            + (" ★" if best else "")
+        params = "\n".join(f"{c.key}={fmt_value(c.new)}" for c in e.params) or "-"
+        when = e.date[:16].replace("T", " ")[0 if wide else 5:]
+        rows.append([name, value, params, (e.base or "")[:7], when, e.author, e.remote.describe()]
+                    if wide else [name, value, params, when, e.remote.describe()])
+    title = (f"{len(listing.experiments)} experiments · {metric} ({listing.direction or '?'}) "
+             "vs base · ★ best · * checked out")
+    columns = (["experiment", metric, "params vs base", "base", "date", "author", "remote"]
+               if wide else ["experiment", metric, "params vs base", "date", "remote"])
+    table = rich_table(title, columns, rows)
+    for column in table.columns:  # names, values, shas and dates stay whole
+        column.no_wrap = column.header not in ("params vs base", "author", "remote")
+    out().print(table)
 
 
 @exp_app.command("show")
@@ -302,8 +310,8 @@ def demo_step(ctx: DemoContext) -> None:
     from mlgit.exp_read import list_experiments
 
     _say("3. Experiments are Git branches: a grid of three learning rates, two at a time",
-         "mlgit exp new lr -S train.lr=0.03,0.1,0.3 -j 2")
-    result = new_experiments(ctx.project, "lr", ["train.lr=0.03,0.1,0.3"], jobs=2,
+         "mlgit exp new sweep -S train.lr=0.03,0.3,0.6 -j 2")
+    result = new_experiments(ctx.project, "sweep", ["train.lr=0.03,0.3,0.6"], jobs=2,
                              progress=note)
     _print_outcomes(result)
     if result.failed:
