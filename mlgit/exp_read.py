@@ -142,7 +142,7 @@ def show_experiment(root: Path, name: str) -> ExperimentDetail:
     config = load_config(root)
     wanted_name = strip_prefix(config, name)
     local, remote = _read_refs(root, config)
-    ref = local.get(wanted_name) or (remote.get(wanted_name) or [None])[0]
+    ref = local.get(wanted_name) or next(iter(remote.get(wanted_name, [])), None)
     if ref is None:
         raise NotFoundError(f"no experiment '{wanted_name}' (no branch "
                             f"{config.exp_prefix}{wanted_name})",
@@ -248,7 +248,7 @@ def _find_base(reader: git.ObjectReader, tip: str, fork_points: set[str]) -> str
 
 def _walk(reader: git.ObjectReader, rev: str, limit: int) -> list[git.CommitInfo]:
     """First-parent history of `rev`, newest first, at most `limit` commits."""
-    out = []
+    out: list[git.CommitInfo] = []
     info = reader.commit(rev)
     while info is not None and len(out) < limit:
         out.append(info)
@@ -270,12 +270,12 @@ def _remote_state(reader: git.ObjectReader, ref: _Ref, remote_refs: list[_Ref]) 
     other = remote_refs[0]
     if other.sha == ref.sha:
         return RemoteState("pushed", other.branch, 0, 0)
-    ahead = _distance(reader, ref.sha, other.sha)
-    if ahead is not None:
-        return RemoteState("ahead", other.branch, ahead, 0)
-    behind = _distance(reader, other.sha, ref.sha)
-    if behind is not None:
-        return RemoteState("behind", other.branch, 0, behind)
+    commits_ahead = _distance(reader, ref.sha, other.sha)
+    if commits_ahead is not None:
+        return RemoteState("ahead", other.branch, commits_ahead, 0)
+    commits_behind = _distance(reader, other.sha, ref.sha)
+    if commits_behind is not None:
+        return RemoteState("behind", other.branch, 0, commits_behind)
     return RemoteState("diverged", other.branch)
 
 

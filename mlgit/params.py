@@ -43,7 +43,9 @@ class Override:
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:
     """Split on `sep` outside brackets/quotes: `0.1,0.2` -> two values, `[1,2]` -> one."""
-    parts, depth, quote, cur, escaped = [], 0, "", [], False
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote, escaped = 0, "", False
     for ch in text:
         if escaped:  # `\"` inside a double-quoted string (YAML and JSON) does not close it
             escaped = False

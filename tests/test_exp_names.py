@@ -86,3 +86,21 @@ def test_params_trailer_round_trips_through_git(params: dict) -> None:
 def test_user_message_keeps_trailers_last() -> None:
     message = build_message("n", "0" * 40, [], message="Try it\n\nSigned-off-by: me <m@x>")
     assert read_trailers(message) == {"Mlgit-Experiment": "n", "Mlgit-Base": "0" * 40}
+
+
+def test_every_exp_command_has_help_and_the_issue_flags(tmp_path) -> None:
+    from tests.helpers import run_mlgit
+
+    flags = {"new": ["--set-param", "--from", "--message", "--no-run", "--switch", "--push",
+                     "--jobs", "--keep-failed", "--add", "--no-carry"],
+             "run": ["--set-param", "--no-commit", "--add"], "list": ["--json", "--all", "--sort"],
+             "show": ["--json"], "rm": ["--remote", "--force"], "import": ["--all"]}
+    top = run_mlgit("exp", "--help", cwd=tmp_path).stdout
+    for sub, names in flags.items():
+        assert f" {sub} " in top
+        text = run_mlgit("exp", sub, "--help", cwd=tmp_path).stdout
+        assert "Usage:" in text
+        for flag in names:
+            line = next(line for line in text.splitlines()
+                        if line.lstrip("│ *").startswith(f"{flag} "))
+            assert len(line.split(flag, 1)[1].strip(" │")) > 10, line  # it says something

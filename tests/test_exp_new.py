@@ -95,6 +95,7 @@ def test_failed_pipeline_leaves_no_branch_and_shows_dvc_error(repo: Path) -> Non
                     cwd=repo, check=False)
     assert res.returncode != 0
     kept = Path(res.stderr.split("worktree is kept at ")[1].split()[0])
+    assert f"git worktree remove --force {kept}" in res.stderr
     assert kept.is_dir() and (kept / "params.yaml").is_file()
     assert "epochs: abc" in (kept / "params.yaml").read_text()
     assert branches(repo) == []
@@ -197,3 +198,23 @@ def test_from_starts_elsewhere_and_does_not_carry(repo: Path) -> None:
     got = yaml.safe_load(git("show", "exp/old:params.yaml", cwd=repo))["train"]
     assert (got["lr"], got["epochs"]) == (0.7, 20)
     assert "dirty" not in git("show", "exp/old:src/train.py", cwd=repo)
+
+
+def test_two_runs_racing_for_one_name_make_one_branch(repo: Path) -> None:
+    import subprocess
+
+    from tests.helpers import mlgit_cmd, run_env
+
+    procs = [subprocess.Popen([*mlgit_cmd(), "exp", "new", "race", "-S", f"train.lr={v}",
+                               "--no-run"], cwd=repo, env=run_env(), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for v in ("0.7", "0.5")]
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in procs]
+    # the loser fails at validation (exit 2) or, if both got past it, at the atomic branch
+    # creation (exit 1)
+    codes = sorted(code for code, _ in results)
+    assert codes[0] == 0 and codes[1] in (1, 2), results
+    loser = next(err for code, err in results if code != 0)
+    assert "already exists" in loser or "created by another run meanwhile" in loser
+    assert branches(repo) == ["exp/race"]
+    assert_no_leftovers(repo)

@@ -73,7 +73,8 @@ def new_cmd(
     if len(result.outcomes) == 1:
         o = failed[0]
         raise MlgitError(o.error or "the experiment failed",
-                         hint=f"the worktree is kept at {o.kept}" if o.kept else
+                         hint=f"the worktree is kept at {o.kept} (remove it with "
+                         f"`git worktree remove --force {o.kept}`)" if o.kept else
                          "fix the pipeline, or rerun with --keep-failed to inspect the worktree")
     raise MlgitError(f"{len(failed)} of {len(result.outcomes)} experiments failed: "
                      + ", ".join(o.name for o in failed),
