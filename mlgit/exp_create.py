@@ -31,6 +31,7 @@ from mlgit.experiments import (
     param_changes,
     plan_points,
     primary_metric,
+    require_valid_name,
     strip_prefix,
 )
 from mlgit.metrics import RevisionData, read_revision, read_worktree
@@ -113,8 +114,10 @@ def new_experiments(root: Path, name: str, overrides: Sequence[str] = (), *, bas
     git.ensure_identity(root)
     if jobs < 1:
         raise UsageError(f"-j {jobs}: expected 1 or more parallel runs")
+    name = strip_prefix(config, name)
+    require_valid_name(name)  # a grid's names are built from it: say what is wrong with it
     parsed = [params.parse_override(text) for text in overrides]
-    points = plan_points(strip_prefix(config, name), parsed)
+    points = plan_points(name, parsed)
     if switch and len(points) > 1:
         raise UsageError("--switch needs a single experiment, not a grid",
                          hint="drop --switch, then `git switch` to the one you want")
@@ -280,13 +283,21 @@ def _switch_to(root: Path, branch: str, patch: Path | None) -> None:
         if not same:
             raise MlgitError(f"created {branch}, but did not switch: your work tree changed "
                              "during the run", hint=f"commit or stash, then `git switch {branch}`")
-        saved = git.stash_create(root)
-        git.reset_hard(root)
-    try:
-        git.switch(root, branch)
-    except MlgitError as exc:
-        if saved is not None:
-            git.stash_apply(root, saved)
-        raise MlgitError(f"created {branch}, but could not switch to it: {exc.message}",
-                         hint=f"move what is in the way, then `git switch {branch}`") from exc
+    with proc.shielded():  # between the reset and the switch, the changes live in `saved`
+        if patch is not None:
+            saved = git.stash_create(root)
+            git.reset_hard(root)
+        try:
+            git.switch(root, branch)
+        except MlgitError as exc:
+            if saved is not None:
+                try:
+                    git.stash_apply(root, saved)
+                except MlgitError:
+                    raise MlgitError(f"created {branch}, but could not switch to it, nor put "
+                                     "your uncommitted changes back",
+                                     hint=f"they are in commit {saved}: "
+                                     f"`git stash apply --index {saved}`") from exc
+            raise MlgitError(f"created {branch}, but could not switch to it: {exc.message}",
+                             hint=f"move what is in the way, then `git switch {branch}`") from exc
     dvc.checkout(root)

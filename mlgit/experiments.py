@@ -77,16 +77,21 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def check_new_name(root: Path, config: Config, name: str) -> str:
-    """The branch for a new experiment `name`, or a UsageError saying what is wrong with it."""
+def require_valid_name(name: str, branch: str | None = None) -> None:
+    """A UsageError saying what is wrong with `name` (and its `branch`, checked by Git)."""
     problem = name_problem(name)
-    branch = branch_of(config, name)
-    if problem is None and not git.check_ref_format(branch):
+    if problem is None and branch is not None and not git.check_ref_format(branch):
         problem = "is not a valid Git branch name"
     if problem is not None:
         raise UsageError(f"experiment name '{name}' {problem}",
                          hint="use letters, digits, '.', '_' and '-', starting with a letter or "
                          "digit, e.g. lr-0.01")
+
+
+def check_new_name(root: Path, config: Config, name: str) -> str:
+    """The branch for a new experiment `name`, or a UsageError saying what is wrong with it."""
+    branch = branch_of(config, name)
+    require_valid_name(name, branch)
     if git.branch_exists(root, branch):
         raise UsageError(f"experiment '{name}' already exists (branch {branch})",
                          hint=f"choose another name, or remove it first: mlgit exp rm {name}")

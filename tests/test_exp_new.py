@@ -118,6 +118,7 @@ def test_bad_input_is_one_line_and_changes_nothing(repo: Path) -> None:
     before = repo_state(repo)
     cases = {
         ("my exp",): "contains space",
+        ("my exp", "-S", "train.lr=0.1,0.2"): "name 'my exp' contains space",
         ("a..b",): "'..'",
         ("a~1",): "'~'",
         ("a^",): "'^'",
