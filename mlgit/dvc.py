@@ -120,7 +120,7 @@ def share_cache(worktree: Path, main_root: Path) -> None:
     """Point a throwaway worktree's DVC at the main checkout's cache and remotes (no copy, no
     re-download), in process through DVC's config code (0.15 s; a `dvc config` run is 0.3 s).
 
-    `run_in_worktree(share_cache=True)` does the same inside its own DVC process, for free."""
+    `run_in_worktree(worktree, main_root)` does the same inside its DVC process, for free."""
     from mlgit._dvc_child import configure_worktree
 
     configure_worktree(str(worktree.absolute() / ".dvc"), str(main_root.absolute() / ".dvc"))

@@ -56,6 +56,10 @@ def new_cmd(
     uncommitted changes to tracked files are carried into the experiment (untracked files
     are not: `git add` them first).
 
+    A grid makes one branch per combination, named after the keys that vary (last key segment
+    + value): -S train.lr=0.01,0.1 -S train.epochs=10,20 gives sweep-lr0.01-epochs10, ...
+    (sweep-1 ... sweep-N if that would not give distinct valid names).
+
     Examples: mlgit exp new faster -S train.lr=0.5
               mlgit exp new sweep -S train.lr=0.01,0.1,1 -S train.epochs=10,20 -j 2
     """
