@@ -146,6 +146,73 @@ def default_branch_candidates(root: Path) -> list[str]:
     return found
 
 
+ZERO_SHA = "0" * 40
+
+
+def create_ref(root: Path, ref: str, sha: str, reason: str) -> bool:
+    """Create `ref` at `sha` only if it does not exist yet, atomically (the old value given to
+    `update-ref` is all zeros), so of two concurrent creators exactly one wins. False if the
+    ref already existed."""
+    res = proc.run(["git", "update-ref", "--create-reflog", "-m", reason, ref, sha, ZERO_SHA],
+                   root, check=False)
+    if res.returncode == 0:
+        return True
+    if rev_parse(root, ref) is not None:
+        return False
+    raise CommandError(res.cmd, res.returncode, res.stdout, res.stderr)
+
+
+def delete_branch(root: Path, name: str) -> None:
+    """`git branch -D` (the caller decided it is safe); also drops the branch's config."""
+    git(["branch", "-D", name], root)
+
+
+def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
+    return git_ok(["merge-base", "--is-ancestor", ancestor, descendant], root)
+
+
+def merge_base(root: Path, a: str, b: str) -> str | None:
+    res = proc.run(["git", "merge-base", a, b], root, check=False)
+    return res.stdout.strip() or None if res.returncode == 0 else None
+
+
+def last_trailer(root: Path, rev: str, key: str) -> tuple[str, str] | None:
+    """(commit, value) of the newest commit reachable from `rev` that has trailer `key`."""
+    fmt = f"%H%x1f%(trailers:key={key},valueonly,separator=%x1e)"
+    out = git(["log", "-1", "-E", f"--grep=^{key}: ", f"--format={fmt}", rev, "--"], root,
+              check=False)
+    sha, sep, value = out.strip().partition(FIELD_SEP)
+    return (sha, value.split("\x1e")[0].strip()) if sep and value.strip() else None
+
+
+def commit_tree(root: Path, tree: str, parents: Sequence[str], message: str,
+                env: dict[str, str] | None = None) -> str:
+    """A commit object (no ref moves, no checkout); `env` may carry GIT_AUTHOR_*."""
+    args = ["commit-tree", tree]
+    for parent in parents:
+        args += ["-p", parent]
+    return git(args, root, input=message, env=env).strip()
+
+
+def tree_of(root: Path, rev: str) -> str:
+    return git(["rev-parse", "--verify", "--end-of-options", f"{rev}^{{tree}}"], root).strip()
+
+
+# --- remotes ----------------------------------------------------------------------------------
+
+
+def remote_url(root: Path, name: str) -> str | None:
+    return config_get(root, f"remote.{name}.url")
+
+
+def push(root: Path, remote: str, refspecs: Sequence[str], *, set_upstream: bool = False,
+         stream: bool = True) -> None:
+    """`git push REMOTE REFSPEC...` (git's own progress goes to our stderr)."""
+    args = ["push", *(["--set-upstream"] if set_upstream else []), remote, *refspecs]
+    proc.run(["git", *args], root, stream=stream, to_stderr=True,
+             hint=f"check that you can push to '{remote}' (`git push {remote}`), then retry")
+
+
 # --- work tree state --------------------------------------------------------------------------
 
 
@@ -211,6 +278,44 @@ def ensure_identity(root: Path) -> None:
         )
 
 
+def tracked_changes(root: Path) -> list[str]:
+    """Tracked paths whose work-tree content differs from HEAD (staged or not)."""
+    out = git(["diff", "--name-only", "-z", "--no-renames", "HEAD", "--"], root)
+    return [p for p in out.split("\0") if p]
+
+
+def write_diff(root: Path, out: Path) -> None:
+    """Uncommitted changes to tracked files (staged or not) as a binary-safe patch file."""
+    git(["diff", "--binary", "--no-renames", "--no-ext-diff", "--no-textconv",
+         f"--output={out}", "HEAD", "--"], root)
+
+
+def apply_patch(root: Path, patch: Path) -> None:
+    git(["apply", "--binary", "--whitespace=nowarn", str(patch)], root)
+
+
+def add_tracked(root: Path) -> None:
+    """`git add -u`: modifications and deletions of tracked files (like `git commit -a`)."""
+    git(["add", "-u"], root)
+
+
+def stash_create(root: Path) -> str | None:
+    """A commit holding the index and work tree, stored in no ref (the stash list is untouched)."""
+    return git(["stash", "create"], root).strip() or None
+
+
+def stash_apply(root: Path, sha: str) -> None:
+    git(["stash", "apply", "-q", "--index", sha], root)
+
+
+def reset_hard(root: Path) -> None:
+    git(["reset", "-q", "--hard", "HEAD"], root)
+
+
+def switch(root: Path, branch: str) -> None:
+    git(["switch", "-q", branch], root)
+
+
 # --- worktrees --------------------------------------------------------------------------------
 
 
@@ -229,6 +334,17 @@ def worktree_remove(root: Path, path: Path) -> None:
 def worktree_paths(root: Path) -> list[Path]:
     out = git(["worktree", "list", "--porcelain"], root)
     return [Path(line[9:]) for line in out.splitlines() if line.startswith("worktree ")]
+
+
+def worktree_prune(root: Path) -> None:
+    proc.run(["git", "worktree", "prune"], root, check=False)
+
+
+def checked_out_branches(root: Path) -> list[str]:
+    """Branches checked out in any worktree of the repository (short names)."""
+    out = git(["worktree", "list", "--porcelain"], root)
+    return [line[len("branch refs/heads/"):] for line in out.splitlines()
+            if line.startswith("branch refs/heads/")]
 
 
 # --- reading objects without a checkout -------------------------------------------------------

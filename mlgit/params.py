@@ -41,12 +41,18 @@ class Override:
         return len(self.values) > 1
 
 
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas outside brackets/quotes: `0.1,0.2` -> two values, `[1,2]` -> one."""
-    parts, depth, quote, cur = [], 0, "", []
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split on `sep` outside brackets/quotes: `0.1,0.2` -> two values, `[1,2]` -> one."""
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote, escaped = 0, "", False
     for ch in text:
-        if quote:
-            if ch == quote:
+        if escaped:  # `\"` inside a double-quoted string (YAML and JSON) does not close it
+            escaped = False
+        elif quote:
+            if ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
                 quote = ""
         elif ch in "'\"":
             quote = ch
@@ -54,7 +60,7 @@ def _split_top_level(text: str) -> list[str]:
             depth += 1
         elif ch in "]}":
             depth -= 1
-        elif ch == "," and depth == 0:
+        elif ch == sep and depth == 0:
             parts.append("".join(cur))
             cur = []
             continue
@@ -93,7 +99,7 @@ def parse_override(text: str, default_file: str = "params.yaml") -> Override:
     if not _KEY.fullmatch(key):
         raise UsageError(f"-S '{text}': '{key}' is not a valid param key",
                          hint="keys are dotted names like train.lr")
-    texts = tuple(t.strip() for t in _split_top_level(rhs))
+    texts = tuple(t.strip() for t in split_top_level(rhs))
     if len(texts) > 1 and any(t == "" for t in texts):
         raise UsageError(f"-S '{text}': empty value in a comma-separated grid")
     values = tuple(parse_value(t) for t in texts)

@@ -1,4 +1,5 @@
-"""Reading structured files safely: YAML only through `yaml.safe_load`, one helper per format.
+"""Reading structured files safely: YAML only through a safe loader (libyaml's CSafeLoader
+when present), one helper per format.
 
 Errors name the file so the user knows what to fix.
 """
@@ -20,8 +21,11 @@ class ParseError(MlgitError):
 def load_yaml(text: str | bytes, source: str) -> Any:
     import yaml  # pyyaml imports in ~20 ms; kept lazy so --version stays minimal
 
+    # libyaml's CSafeLoader (same safe constructors as safe_load) parses ~10x faster: it is
+    # what keeps reading dvc.lock/params at hundreds of revisions fast (`exp list`)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
