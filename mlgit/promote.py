@@ -296,19 +296,24 @@ def _locked(rev: RevisionData, path: str) -> LockedFile | None:
 def _pick_version(state: ArtifactState, sha: str, opts: PromoteOptions) -> tuple[str, bool]:
     """(version, needs registering) for the commit."""
     existing = state.version_at(sha)
+    gone = [e.version for e in state.events if e.action == "register" and e.commit == sha]
+    if existing is None and gone:
+        # GTO refuses a registry with two versions on one commit, even a deregistered one
+        raise UsageError(f"commit {sha[:8]} was {state.artifact} {gone[-1]}, which is "
+                         "deregistered; GTO allows one version per commit",
+                         hint="promote a new commit (e.g. `git commit --allow-empty` on top)")
     if existing is not None:
         if opts.version and opts.version != existing.version:
             raise UsageError(f"commit {sha[:8]} is already {state.artifact} {existing.version}",
                              hint="omit --version to promote that version")
         return existing.version, False
+    everything = [e.version for e in state.events if e.version and e.action == "register"]
     if opts.version:
-        taken = state.find_version(opts.version)
-        if taken is not None:
-            raise UsageError(f"{state.artifact} {opts.version} already exists (commit "
-                             f"{taken.commit[:8]})", hint="pick another --version or use --bump")
+        if opts.version in everything:  # a deregistered version keeps its tag
+            raise UsageError(f"{state.artifact} {opts.version} already exists",
+                             hint="pick another --version or use --bump")
         return opts.version, True
     highest = state.versions[0].version if state.versions else None
-    everything = [e.version for e in state.events if e.version and e.action == "register"]
     version = bump_version(highest, opts.bump)
     while version in everything:  # a deregistered version keeps its tag: never reuse it
         version = bump_version(version, opts.bump)
