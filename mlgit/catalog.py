@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgit import git
-from mlgit.config import load_config
 from mlgit.errors import MlgitError, NotFoundError
-from mlgit.metrics import read_revision
 from mlgit.project import parse_pipeline
 from mlgit.registry import ArtifactState, iso_time, load_artifact, load_registry
 from mlgit.tags import message_subject, parse_message, validate_artifact
@@ -85,6 +83,9 @@ def list_models(root: Path) -> list[ModelSummary]:
 
 def artifact_history(root: Path, name: str) -> History:
     """Registrations and stage moves of one artifact, with the primary metric at each commit."""
+    from mlgit.config import load_config
+    from mlgit.metrics import read_revision
+
     name = validate_artifact(name)
     state = load_artifact(root, name)
     if not state.events:
