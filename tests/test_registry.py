@@ -343,3 +343,21 @@ def test_push_sends_tags_and_model_or_rolls_back(reg_repo: Path, tmp_path: Path)
                     env=clock.env(), check=False)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert repo_state(reg_repo) == before
+
+
+def test_demo_step_promotes_the_best_experiment(reg_repo: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlgit.cli.demo import DemoContext
+    from mlgit.cli.model import demo_step
+
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "@1750000000 +0000")
+    ctx = DemoContext(base=tmp_path, project=reg_repo, template="minimal")
+    demo_step(ctx)
+    captured = capsys.readouterr()
+    shown = captured.out
+    assert 'mlgit promote exp/fast --to production --require "accuracy>=0.9"' in shown
+    assert "model v0.1.0 is now in production" in captured.err
+    assert sha(reg_repo, "model#production#1^{commit}") == sha(reg_repo, "exp/fast")
+    assert ctx.notes["promoted"]["version"] == "v0.1.0"
+    assert "Models" in shown and "v0.1.0" in shown
