@@ -361,3 +361,22 @@ def test_demo_step_promotes_the_best_experiment(reg_repo: Path, tmp_path: Path,
     assert sha(reg_repo, "model#production#1^{commit}") == sha(reg_repo, "exp/fast")
     assert ctx.notes["promoted"]["version"] == "v0.1.0"
     assert "Models" in shown and "v0.1.0" in shown
+
+
+def test_an_interrupted_write_deletes_the_tags_it_made(reg_repo: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlgit.errors import Interrupted
+    from mlgit.promote import TagWriter
+
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "@1750000000 +0000")
+    git("tag", "-a", "-m", "keep me", "model@v0.0.9", "main", cwd=reg_repo)
+    before = repo_state(reg_repo)
+    with pytest.raises(Interrupted), TagWriter(reg_repo, 0) as writer:
+        writer.create("model@v0.1.0", sha(reg_repo, "main"), "one\n")
+        writer.create("model#production#1", sha(reg_repo, "main"), "two\n")
+        assert set(tags(reg_repo)) == {"model@v0.0.9", "model@v0.1.0", "model#production#1"}
+        raise Interrupted(2)  # what our SIGINT handler raises
+    assert repo_state(reg_repo) == before
+    with TagWriter(reg_repo, 0) as writer, pytest.raises(Exception, match="already exists"):
+        writer.create("model@v0.0.9", sha(reg_repo, "main"), "clash\n")
+    assert repo_state(reg_repo) == before  # someone else's tag is never deleted
