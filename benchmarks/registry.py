@@ -148,8 +148,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--gto-runs", type=int, default=3)
     args = parser.parse_args()
+    typer_version = subprocess.run(
+        [sys.executable, "-c", "import typer; print(typer.__version__)"], capture_output=True,
+        text=True, env={**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep
+                        + os.environ.get("PYTHONPATH", "")}).stdout.strip()
     print(f"{args.tags} registry tags over {args.artifacts} artifacts + {args.releases} release "
-          "tags; median of runs")
+          f"tags; median of runs; typer {typer_version} (0.29 imports pydantic per command)")
     base = Path(tempfile.mkdtemp(prefix="mlgit-bench-registry-"))
     try:
         results = [run_scenario(base, args, packed) for packed in (True, False)]
