@@ -157,3 +157,26 @@ def run_in_worktree(worktree: Path, main_root: Path | None, *, checkout: bool = 
                     worktree, check=True, stream=stream, env=None,
                     hint="fix the failing stage, then rerun", to_stderr=to_stderr,
                     own_group=True)
+
+def share_config(worktree: Path, main_root: Path) -> None:
+    """Give a throwaway worktree the main checkout's local DVC settings (remotes, credentials
+    live in the untracked .dvc/config.local) and its cache."""
+    local = main_root / ".dvc" / "config.local"
+    if local.is_file() and (worktree / ".dvc").is_dir():
+        (worktree / ".dvc" / "config.local").write_bytes(local.read_bytes())
+    share_cache(worktree, main_root)
+
+
+def status_cloud(root: Path, targets: Sequence[str]) -> dict[str, str]:
+    """`dvc status -c --json TARGETS`: {path: "new" | "deleted" | "missing" | ...}, {} if in sync.
+
+    "new": only in the cache; "deleted": only in the remote; "missing": in neither."""
+    import json
+
+    res = dvc(["status", "-c", "--json", *targets], root)
+    data = json.loads(res.stdout or "{}")
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def fetch(root: Path, targets: Sequence[str]) -> proc.Result:
+    return dvc(["fetch", "-q", *targets], root, check=False)
