@@ -29,12 +29,16 @@ def dvc(
     stream: bool = False,
     env: dict[str, str] | None = None,
     hint: str | None = None,
+    to_stderr: bool = False,
+    own_group: bool = False,
 ) -> proc.Result:
-    """Run `dvc ARGS` in `cwd`. With `stream`, DVC's own progress goes to the terminal."""
+    """Run `dvc ARGS` in `cwd`. With `stream`, DVC's own progress goes to the terminal
+    (`to_stderr` and `own_group`: see `proc.run`)."""
     full_env = {**DVC_ENV, **(env or {})}
     try:
         return proc.run(
-            [*dvc_command(), *args], cwd, check=check, stream=stream, env=full_env, hint=hint
+            [*dvc_command(), *args], cwd, check=check, stream=stream, env=full_env, hint=hint,
+            to_stderr=to_stderr, own_group=own_group,
         )
     except CommandError as exc:
         if not exc.stderr and not exc.stdout and stream:
@@ -106,18 +110,65 @@ def config_set(root: Path, key: str, value: str, *, local: bool = False) -> None
 
 
 def share_cache(worktree: Path, main_root: Path) -> None:
-    """Point a throwaway worktree's DVC at the main checkout's cache (no copy, no re-download)."""
-    cache_dir = _cache_dir(main_root)
-    config_set(worktree, "cache.dir", str(cache_dir), local=True)
+    """Point a throwaway worktree's DVC at the main checkout's cache and remotes.
 
+    Written into the worktree's `.dvc/config.local` through DVC's own config code, in process
+    (0.15 s, against 0.3 s for each `dvc config` run): the main cache dir; the remotes and
+    settings of the main checkout's `config.local` (often where the remote is); relative local
+    remote URLs of the committed config anchored at the main checkout again (they are relative
+    to `.dvc/`); and a site cache inside the worktree, so DVC's per-path state goes away with
+    it instead of piling up under /var/tmp/dvc.
+    """
+    from dvc.config import Config, merge
+    from dvc.config_schema import RelPath
 
-def _cache_dir(root: Path) -> Path:
-    res = dvc(["cache", "dir"], root, check=False)
-    path = res.stdout.strip()
-    if res.returncode == 0 and path:
-        return Path(path) if os.path.isabs(path) else (root / path)
-    return root / ".dvc" / "cache"
+    main_dvc, wt_dvc = main_root / ".dvc", worktree / ".dvc"
+    main = Config(dvc_dir=str(main_dvc), validate=False)
+    cache = str(main["cache"].get("dir") or main_dvc / "cache")
+    main_local = main.read("local")
+    wt = Config(dvc_dir=str(wt_dvc), validate=False)
+    committed = wt.read("repo")
+    with wt.edit("local", validate=False) as conf:
+        for name, remote in (committed.get("remote") or {}).items():
+            url = remote.get("url")
+            if isinstance(url, RelPath):
+                moved = os.path.normpath(main_dvc / os.path.relpath(url, wt_dvc))
+                conf.setdefault("remote", {}).setdefault(name, {})["url"] = moved
+        merge(conf, main_local)
+        conf.setdefault("cache", {})["dir"] = cache
+        conf.setdefault("core", {})["site_cache_dir"] = str(wt_dvc / "tmp" / "site-cache")
 
 
 def cache_dir(root: Path) -> Path:
-    return _cache_dir(root)
+    """The DVC cache directory of `root`, read with DVC's own config code (no subprocess)."""
+    from dvc.config import Config
+
+    conf = Config(dvc_dir=str(root / ".dvc"), validate=False)
+    return Path(conf["cache"].get("dir") or root / ".dvc" / "cache")
+
+
+def has_remote(root: Path) -> bool:
+    """Whether a default DVC remote is configured at any level (no subprocess)."""
+    from dvc.config import Config
+
+    conf = Config(dvc_dir=str(root / ".dvc"), validate=False)
+    return bool(conf["core"].get("remote"))
+
+
+def checkout_targets(root: Path, targets: Sequence[str] = (), *, stream: bool = True) -> None:
+    """`dvc checkout [TARGETS]`, failing loudly (unlike `checkout`, which tolerates misses)."""
+    dvc(["checkout", *targets], root, stream=stream, to_stderr=True)
+
+
+def pull_for_repro(root: Path, targets: Sequence[str] = (), *,
+                   jobs: int | None = None) -> proc.Result:
+    """`dvc pull [-j N] [TARGETS]`, streamed to stderr; the caller checks what arrived."""
+    args = ["pull", *(["-j", str(jobs)] if jobs else []), *targets]
+    return dvc(args, root, stream=True, check=False, to_stderr=True)
+
+
+def repro_forced(root: Path) -> None:
+    """`dvc repro --force --no-commit`: every stage again; the results are not added to the
+    shared cache (a rebuild must not change the user's cache)."""
+    dvc(["repro", "--force", "--no-commit"], root, stream=True, to_stderr=True, own_group=True,
+        hint="the pipeline of that commit failed; see DVC's output above")

@@ -7,6 +7,7 @@ DVC child gets the chance to release its locks before we clean up.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -58,21 +59,31 @@ def run(
     input: str | None = None,
     stream: bool = False,
     hint: str | None = None,
+    to_stderr: bool = False,
+    own_group: bool = False,
 ) -> Result:
-    """Run `cmd` (a list, never a shell string). With `stream`, output goes to our terminal."""
+    """Run `cmd` (a list, never a shell string). With `stream`, output goes to our terminal
+    (with `to_stderr`, all of it to our stderr, so our stdout stays clean for --json).
+
+    With `own_group`, the child leads its own process group and an interrupt is passed to the
+    whole group: DVC ignores SIGINT while a stage's command runs (dvc/stage/run.py), so only
+    signalling the command itself stops it, and then DVC exits cleanly, releasing its locks.
+    """
     args = [str(a) for a in cmd]
     log.debug("run: %s (cwd=%s)", args, cwd)
+    out_target = (2 if to_stderr else None) if stream else subprocess.PIPE  # 2: our stderr
     try:
         proc = subprocess.Popen(
             args,
             cwd=str(cwd) if cwd is not None else None,
             env=clean_env(env),
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=None if stream else subprocess.PIPE,
+            stdout=out_target,
             stderr=None if stream else subprocess.PIPE,
             text=True,
             encoding="utf-8",
             errors="replace",
+            start_new_session=own_group,
         )
     except FileNotFoundError as exc:
         raise MlgitError(
@@ -83,7 +94,7 @@ def run(
     try:
         out, err = proc.communicate(input)
     except BaseException:
-        stop_process(proc)
+        stop_process(proc, group=own_group)
         raise
     result = Result(args, proc.returncode, out or "", err or "")
     if check and proc.returncode != 0:
@@ -91,18 +102,33 @@ def run(
     return result
 
 
-def stop_process(proc: subprocess.Popen[str], grace: float = 5.0) -> None:
-    """Stop a child politely, then firmly; always reap it."""
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 2.0)):
-        try:
+def stop_process(proc: subprocess.Popen[str], grace: float = 5.0, *, group: bool = False) -> None:
+    """Stop a child politely, then firmly; always reap it. With `group`, signal the child's
+    whole process group (it was started as its leader), and leave no member of it behind."""
+
+    def send(sig: int) -> None:
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
             proc.send_signal(sig)
-            proc.wait(timeout=wait)
+
+    try:
+        if proc.poll() is not None:
             return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
-    proc.kill()
-    proc.wait()
+        for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 2.0)):
+            try:
+                send(sig)
+                proc.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                return
+        proc.kill()
+        proc.wait()
+    finally:
+        if group:
+            # the group id cannot be reused while any member lives, so this only reaches
+            # leftovers of our own child (a stage command that outlived DVC)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
