@@ -172,3 +172,24 @@ def repro_forced(root: Path) -> None:
     shared cache (a rebuild must not change the user's cache)."""
     dvc(["repro", "--force", "--no-commit"], root, stream=True, to_stderr=True, own_group=True,
         hint="the pipeline of that commit failed; see DVC's output above")
+
+
+def share_config(worktree: Path, main_root: Path) -> None:
+    """The main checkout's cache, remotes and `config.local` for a worktree: `share_cache`
+    does all of it (kept under this name for the registry's callers)."""
+    share_cache(worktree, main_root)
+
+
+def status_cloud(root: Path, targets: Sequence[str]) -> dict[str, str]:
+    """`dvc status -c --json TARGETS`: {path: "new" | "deleted" | "missing" | ...}, {} if in sync.
+
+    "new": only in the cache; "deleted": only in the remote; "missing": in neither."""
+    import json
+
+    res = dvc(["status", "-c", "--json", *targets], root)
+    data = json.loads(res.stdout or "{}")
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def fetch(root: Path, targets: Sequence[str]) -> proc.Result:
+    return dvc(["fetch", "-q", *targets], root, check=False)

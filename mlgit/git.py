@@ -122,10 +122,14 @@ def check_ref_format(name: str) -> bool:
     return proc.run(["git", "check-ref-format", "--branch", name], ".", check=False).returncode == 0
 
 
-def for_each_ref(root: Path, patterns: Iterable[str], fields: Sequence[str]) -> list[list[str]]:
-    """One `git for-each-ref` call; each row is the requested fields (e.g. "%(refname)")."""
+def for_each_ref(root: Path, patterns: Iterable[str], fields: Sequence[str], *,
+                 points_at: str | None = None) -> list[list[str]]:
+    """One `git for-each-ref` call; each row is the requested fields (e.g. "%(refname)").
+
+    With `points_at`, only refs pointing at that object (annotated tags: at what they tag)."""
     fmt = FIELD_SEP.join(fields) + FIELD_SEP + "\x1e"
-    out = git(["for-each-ref", f"--format={fmt}", *patterns], root)
+    extra = [f"--points-at={points_at}"] if points_at else []
+    out = git(["for-each-ref", f"--format={fmt}", *extra, *patterns], root)
     rows = []
     for record in out.split("\x1e"):
         record = record.lstrip("\n")
@@ -172,6 +176,11 @@ def status_porcelain(root: Path, untracked: bool = True) -> str:
 
 def is_dirty(root: Path, untracked: bool = False) -> bool:
     return bool(status_porcelain(root, untracked=untracked))
+
+
+def path_modified(root: Path, path: str) -> bool:
+    """`path` has staged or unstaged changes (or is untracked)."""
+    return bool(git(["status", "--porcelain", "--", path], root).strip())
 
 
 def stash_list(root: Path) -> str:
@@ -398,3 +407,49 @@ def require_clean_name(value: str, what: str) -> str:
     if value.startswith("-"):
         raise UsageError(f"{what} '{value}' must not start with '-'")
     return value
+
+
+# --- tags -------------------------------------------------------------------------------------
+
+
+def committer_clock(root: Path) -> tuple[int, str]:
+    """The time and UTC offset git would stamp on a tag now (honours GIT_COMMITTER_DATE)."""
+    ident = git(["var", "GIT_COMMITTER_IDENT"], root).strip()
+    when, _, tz = ident.rpartition("> ")[2].partition(" ")
+    return int(when), tz or "+0000"
+
+
+def tag_exists(root: Path, name: str) -> bool:
+    return git_ok(["show-ref", "--verify", "-q", f"refs/tags/{name}"], root)
+
+
+def tag_create(root: Path, name: str, target: str, message: str, *, sign: bool = False,
+               when: tuple[int, str] | None = None) -> str:
+    """Create the annotated (or signed) tag `name` on `target`; returns the tag object id.
+
+    The message goes on stdin; `when` = (unix time, "+HHMM") fixes the tagger date."""
+    env = {"GIT_COMMITTER_DATE": f"@{when[0]} {when[1]}"} if when else None
+    args = ["tag", "-s" if sign else "-a", "--cleanup=whitespace", "-F", "-", "--", name, target]
+    git(args, root, input=message, env=env)
+    return git(["rev-parse", "--verify", f"refs/tags/{name}"], root).strip()
+
+
+def tag_delete(root: Path, name: str, expected: str | None = None) -> None:
+    """Delete refs/tags/NAME (only if it still is `expected`, when given)."""
+    git(["update-ref", "-d", f"refs/tags/{name}", *([expected] if expected else [])], root)
+
+
+def verify_tag(root: Path, name: str) -> tuple[bool, str]:
+    """`git verify-tag`: (good signature?, what git said)."""
+    res = proc.run(["git", "verify-tag", "--", f"refs/tags/{name}"], root, check=False)
+    text = (res.stderr.strip() or res.stdout.strip()).splitlines()
+    return res.returncode == 0, (text[-1] if text else "")
+
+
+def remote_names(root: Path) -> list[str]:
+    return git(["remote"], root).split()
+
+
+def push_refs(root: Path, remote: str, refs: Sequence[str]) -> None:
+    """Push `refs` to `remote` all or nothing (`--atomic`)."""
+    git(["push", "--atomic", "-q", "--", remote, *(f"{r}:{r}" for r in refs)], root)

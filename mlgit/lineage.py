@@ -176,5 +176,20 @@ def _model(recorded: Recorded) -> Model | None:
 
 
 def registry_tags(root: Path, sha: str) -> list[RegistryTag]:
-    """Registry tags (GTO format) that point at `sha`; filled in once the registry lands."""
-    return []
+    """Registry tags (GTO's format) pointing at `sha`, oldest first; for stage assignments,
+    whether this commit still holds the stage (one ref scan per artifact involved)."""
+    from mlgit import registry
+
+    events = registry.tags_for_commit(root, sha)
+    holders: dict[str, registry.ArtifactState] = {}
+    out = []
+    for e in events:
+        current = None
+        if e.stage and e.action == "assign":
+            if e.artifact not in holders:
+                holders[e.artifact] = registry.load_artifact(root, e.artifact)
+            holder = holders[e.artifact].holder(e.stage)
+            current = holder is not None and holder.commit == sha and holder.tag == e.tag
+        out.append(RegistryTag(e.tag, e.artifact, e.action, e.version, e.stage, e.author,
+                               e.author_email, e.when, e.signed, current))
+    return out

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import git, run_mlgit
+from tests.helpers import dvc, git, run_mlgit
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -84,3 +84,40 @@ def empty_repo(tmp_path: Path) -> Path:
     git("add", "-A", cwd=root)
     git("commit", "-q", "-m", "first", cwd=root)
     return root
+
+
+def make_experiment(root: Path, name: str, params: dict[str, str]) -> str:
+    """Branch exp/NAME from main with `params` (dotted key -> YAML text) changed, run the
+    pipeline, commit with an Mlgit-Experiment trailer; back on main. Returns the commit."""
+    import re
+
+    git("checkout", "-q", "-b", f"exp/{name}", "main", cwd=root)
+    text = (root / "params.yaml").read_text()
+    for key, value in params.items():
+        section, leaf = key.split(".")
+        text = re.sub(rf"(\n{section}:\n(?:  .*\n)*?  {leaf}: )[^\s#]+", rf"\g<1>{value}", text)
+    (root / "params.yaml").write_text(text)
+    dvc("repro", "-q", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", f"Experiment {name}", "-m", f"Mlgit-Experiment: exp/{name}",
+        cwd=root)
+    sha = git("rev-parse", "HEAD", cwd=root).strip()
+    git("checkout", "-q", "main", cwd=root)
+    dvc("checkout", "-q", cwd=root)
+    return sha
+
+
+@pytest.fixture(scope="session")
+def registry_template(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The minimal project plus exp/fast (same accuracy, lower loss) and exp/bad (worse)."""
+    base = tmp_path_factory.mktemp("registry")
+    root = copy_repo(template_repo, base / "project", base / "remote")
+    make_experiment(root, "fast", {"train.lr": "0.5"})
+    make_experiment(root, "bad", {"train.lr": "0.0001", "train.epochs": "1"})
+    return root
+
+
+@pytest.fixture
+def reg_repo(registry_template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of `registry_template` with its own DVC remote."""
+    return copy_repo(registry_template, tmp_path / "repo", tmp_path / "remote")

@@ -118,3 +118,33 @@ def test_lineage_of_an_unknown_ref_is_a_one_line_error(repo: Path) -> None:
 
     bad = run_mlgit("lineage", "HEAD", "--format", "html", cwd=repo, check=False)
     assert bad.returncode == 2 and "--format html" in bad.stderr
+
+
+def test_lineage_of_a_promoted_model_names_its_version_and_stage(reg_repo: Path) -> None:
+    when = iter(range(1_750_000_000, 1_750_001_000, 60))
+
+    def promote(rev: str) -> None:
+        run_mlgit("promote", rev, "--to", "production", cwd=reg_repo,
+                  env={"GIT_COMMITTER_DATE": f"@{next(when)} +0000"})
+
+    promote("exp/fast")
+    fast = git("rev-parse", "exp/fast", cwd=reg_repo).strip()
+
+    data = lineage_json(reg_repo, "model#production")
+
+    assert data["commit"]["sha"] == fast
+    tags = {t["tag"]: t for t in data["registry"]}
+    assert set(tags) == {"model@v0.1.0", "model#production#1"}
+    assert tags["model@v0.1.0"]["action"] == "register"
+    stage = tags["model#production#1"]
+    assert stage["action"] == "assign" and stage["stage"] == "production"
+    assert stage["version"] == "v0.1.0" and stage["current"] is True
+    assert stage["by"] == "Test User" and stage["signed"] is False
+    assert stage["when"].startswith("2025-06-15T")
+    card = run_mlgit("lineage", "model@v0.1.0", "--format", "md", cwd=reg_repo).stdout
+    assert "| model\\#production\\#1 | assign | v0.1.0 | production \\(current\\) |" in card
+
+    promote("main")  # production moves on; the tag on exp/fast stays, no longer current
+    moved = lineage_json(reg_repo, "exp/fast")
+    assert {t["tag"]: t["current"] for t in moved["registry"]} == {
+        "model@v0.1.0": None, "model#production#1": False}

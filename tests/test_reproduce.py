@@ -330,3 +330,15 @@ def test_commit_without_dvc_lock_is_refused(repo: Path) -> None:
     assert res.returncode == 2
     assert f"commit {sha[:8]} ('HEAD') has no dvc.lock" in res.stderr
     assert no_mlgit_worktrees(repo)
+
+
+def test_a_registry_ref_reproduces_the_promoted_commit(reg_repo: Path) -> None:
+    run_mlgit("promote", "exp/fast", "--to", "production", cwd=reg_repo,
+              env={"GIT_COMMITTER_DATE": "@1750000000 +0000"})
+    before = repo_state(reg_repo)
+    data = reproduce_json(reg_repo, "model#production", "--verify")
+    assert data["sha"] == git("rev-parse", "exp/fast", cwd=reg_repo).strip()
+    assert data["ok"] is True
+    model = next(c for c in data["checks"] if c["kind"] == "model")
+    assert model["found"] == locked_hash(reg_repo, "exp/fast", "models/model.pkl")
+    assert repo_state(reg_repo) == before
