@@ -155,11 +155,6 @@ def has_remote(root: Path) -> bool:
     return bool(conf["core"].get("remote"))
 
 
-def checkout_targets(root: Path, targets: Sequence[str] = (), *, stream: bool = True) -> None:
-    """`dvc checkout [TARGETS]`, failing loudly (unlike `checkout`, which tolerates misses)."""
-    dvc(["checkout", *targets], root, stream=stream, to_stderr=True)
-
-
 def pull_for_repro(root: Path, targets: Sequence[str] = (), *,
                    jobs: int | None = None) -> proc.Result:
     """`dvc pull [-j N] [TARGETS]`, streamed to stderr; the caller checks what arrived."""

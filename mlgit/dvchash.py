@@ -4,7 +4,8 @@ DVC 3 hashes a file as the md5 of its bytes and stores it at `<cache>/files/md5/
 DVC 2 (a `dvc.lock` entry without `hash: md5`) hashed text files after turning CRLF into LF,
 chunk by chunk, and stored them at `<cache>/ab/cdef...` (dvc#9818 explains the change). A
 directory is a `.dir` object: a JSON list of {"md5", "relpath"} whose own md5 is its hash.
-Pure functions over files: no DVC import, no subprocess.
+No DVC import, no subprocess: reading a few files beats DVC's ~0.35 s of YAML parsing and
+index building before its checkout copies a byte.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 from mlgit.lockfile import LockedFile
@@ -95,3 +97,28 @@ def hash_path(path: Path, legacy: bool = False) -> tuple[str, dict[str, str] | N
         manifest = dir_manifest(path, legacy)
         return manifest_hash(manifest), manifest
     return file_md5(path, legacy), None
+
+
+def restore(cache: Path, entry: LockedFile, root: Path) -> bool:
+    """Copy `entry`'s bytes from the cache to `root / entry.path` (a file, or a directory and
+    every file its manifest lists), as `dvc checkout` would with `cache.type: copy`. False if
+    an object is not there or a listing names a path outside its directory (nothing is written
+    then). Only for a throwaway worktree: nothing is recorded in DVC's state, and an existing
+    file at the target is replaced.
+    """
+    if not entry.hash or not in_cache(cache, entry):
+        return False
+    target = root / entry.path
+    if not entry.is_dir:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache_object(cache, entry.hash, entry.legacy), target)
+        return True
+    manifest = read_manifest(cache, entry.hash, entry.legacy) or {}
+    if any(rel.startswith("/") or ".." in rel.split("/") for rel in manifest):
+        return False
+    for rel, md5 in manifest.items():
+        dest = target / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache_object(cache, md5, entry.legacy), dest)
+    target.mkdir(parents=True, exist_ok=True)  # an empty directory output has no files
+    return True

@@ -95,18 +95,17 @@ def reproduce(root: Path, ref: str, *, rerun: bool = False, keep: bool = False,
                 hint="pick a commit that has one (`git log --oneline -- dvc.lock`)")
         cache = dvc.cache_dir(root)
         needed = _needed(recorded, rerun)
+        missing = [f for f in needed if not dvchash.in_cache(cache, f)]
         mode = "rerun" if rerun else "materialise"
         say(f"{mode} {sha[:8]} ({ref}) in a temporary worktree")
-        with temporary_worktree(root, sha, "repro", keep=keep) as wt:
-            pulled = _ensure_cached(root, reader, wt, recorded, needed, cache, jobs, rerun, say)
+        # DVC runs in the worktree only to pull, to rerun, or later by the user (--keep)
+        share = rerun or keep or bool(missing)
+        with temporary_worktree(root, sha, "repro", keep=keep, share_cache=share) as wt:
+            pulled = _pull_missing(root, reader, wt, recorded, missing, cache, jobs, rerun, say)
+            _restore(wt, needed, cache, say)
             if rerun:
-                data = [d.path for d in recorded.data_files()]
-                if data:
-                    dvc.checkout_targets(wt, data)
                 say("running every stage again: dvc repro --force")
                 dvc.repro_forced(wt)
-            else:
-                dvc.checkout_targets(wt)
             say("checking every output against the commit's dvc.lock")
             checks = _verify(wt, reader, recorded, cache, rtol)
             copied = _copy_outputs(wt, recorded, output) if output is not None else ()
@@ -136,11 +135,10 @@ def _needed(recorded: Recorded, rerun: bool) -> list[LockedFile]:
     return [*outs.values(), *data]
 
 
-def _ensure_cached(root: Path, reader: ObjectReader, wt: Path, recorded: Recorded,
-                   needed: list[LockedFile], cache: Path, jobs: int | None, rerun: bool,
-                   say: Progress) -> tuple[str, ...]:
+def _pull_missing(root: Path, reader: ObjectReader, wt: Path, recorded: Recorded,
+                  missing: list[LockedFile], cache: Path, jobs: int | None, rerun: bool,
+                  say: Progress) -> tuple[str, ...]:
     """Pull from the DVC remote what the cache lacks; fail clearly if the remote lacks it too."""
-    missing = [f for f in needed if not dvchash.in_cache(cache, f)]
     if not missing:
         return ()
     remote = dvc.has_remote(wt)
@@ -154,6 +152,20 @@ def _ensure_cached(root: Path, reader: ObjectReader, wt: Path, recorded: Recorde
     if still:
         raise _missing_error(root, reader, recorded, still, remote, rerun)
     return tuple(f.path for f in missing)
+
+
+def _restore(wt: Path, needed: list[LockedFile], cache: Path, say: Progress) -> None:
+    """Copy what the commit recorded from the cache into the worktree, as `dvc checkout` with
+    `cache.type: copy` would, without DVC's start-up cost (see `dvchash.restore`)."""
+    refused = [f.path for f in needed if not dvchash.restore(cache, f, wt)]
+    if refused:
+        raise MlgitError(
+            "the DVC cache's listing of " + ", ".join(refused) + " names files outside its "
+            "directory; nothing was restored from it",
+            hint="the cache or the remote holds a crafted .dir object: inspect it with "
+                 "`dvc status -c` and `dvc gc`")
+    if needed:
+        say("restored from the DVC cache: " + ", ".join(f.path for f in needed))
 
 
 def _missing_error(root: Path, reader: ObjectReader, recorded: Recorded,

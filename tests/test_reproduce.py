@@ -342,3 +342,26 @@ def test_a_registry_ref_reproduces_the_promoted_commit(reg_repo: Path) -> None:
     model = next(c for c in data["checks"] if c["kind"] == "model")
     assert model["found"] == locked_hash(reg_repo, "exp/fast", "models/model.pkl")
     assert repo_state(reg_repo) == before
+
+
+def test_a_crafted_directory_listing_cannot_write_outside_the_worktree(repo: Path) -> None:
+    cache = repo / ".dvc" / "cache" / "files" / "md5"
+    model = locked_hash(repo, "HEAD", "models/model.pkl")
+    listing = json.dumps([{"md5": model, "relpath": "../../../escape.txt"}],
+                         sort_keys=True).encode()
+    crafted = md5(listing) + ".dir"
+    (cache / crafted[:2]).mkdir(exist_ok=True)
+    (cache / crafted[:2] / crafted[2:]).write_bytes(listing)
+    lock = repo / "dvc.lock"
+    real = locked_hash(repo, "HEAD", "data/prepared")
+    lock.write_text(lock.read_text().replace(real, crafted))
+    commit_all(repo, "a lock pointing at a crafted listing")
+    before = repo_state(repo)
+
+    res = run_mlgit("reproduce", "HEAD", cwd=repo, check=False)
+
+    assert res.returncode == 1
+    assert "listing of data/prepared names files outside its directory" in res.stderr
+    assert not list(repo.rglob("escape.txt")) and not (repo.parent / "escape.txt").exists()
+    assert repo_state(repo) == before
+    assert no_mlgit_worktrees(repo)
