@@ -111,9 +111,9 @@ def report(times: dict[str, list[float]], runs: int) -> None:
         print(f"{name:42} {med[name]:9.2f} {min(times[name]):7.2f} {max(times[name]):7.2f}")
     hand_mat, mat, hand_rerun, rerun = (med[n] for n in names)
     print()
-    print(f"materialise vs rerun (mlgit):        {rerun / mat:5.1f}x faster   (goal >= 10x)")
-    print(f"mlgit materialise over by hand:      {mat / hand_mat:5.2f}x          (goal <= 1.2x)")
-    print(f"mlgit rerun over by hand:            {rerun / hand_rerun:5.2f}x          (goal <= 1.2x)")
+    print(f"materialise vs rerun (mlgit):   {rerun / mat:5.1f}x faster   (goal >= 10x)")
+    print(f"mlgit materialise over by hand: {mat / hand_mat:5.2f}x          (goal <= 1.2x)")
+    print(f"mlgit rerun over by hand:       {rerun / hand_rerun:5.2f}x          (goal <= 1.2x)")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def config_set(root: Path, key: str, value: str, *, local: bool = False) -> None
     dvc(["config", *(["--local"] if local else []), key, value], root)
 
 
-def share_cache(worktree: Path, main_root: Path) -> None:
+def share_cache(worktree: Path, main_root: Path, *, autostage: bool = False) -> None:
     """Point a throwaway worktree's DVC at the main checkout's cache and remotes.
 
     Written into the worktree's `.dvc/config.local` through DVC's own config code, in process
@@ -117,7 +117,8 @@ def share_cache(worktree: Path, main_root: Path) -> None:
     settings of the main checkout's `config.local` (often where the remote is); relative local
     remote URLs of the committed config anchored at the main checkout again (they are relative
     to `.dvc/`); and a site cache inside the worktree, so DVC's per-path state goes away with
-    it instead of piling up under /var/tmp/dvc.
+    it instead of piling up under /var/tmp/dvc. With `autostage`, DVC stages what it changes
+    in the worktree's own index instead of telling the user to `git add` there.
     """
     from dvc.config import Config, merge
     from dvc.config_schema import RelPath
@@ -137,14 +138,40 @@ def share_cache(worktree: Path, main_root: Path) -> None:
         merge(conf, main_local)
         conf.setdefault("cache", {})["dir"] = cache
         conf.setdefault("core", {})["site_cache_dir"] = str(wt_dvc / "tmp" / "site-cache")
+        if autostage:
+            conf["core"]["autostage"] = True
 
 
 def cache_dir(root: Path) -> Path:
-    """The DVC cache directory of `root`, read with DVC's own config code (no subprocess)."""
-    from dvc.config import Config
+    """The DVC cache directory of `root`, without a subprocess.
 
-    conf = Config(dvc_dir=str(root / ".dvc"), validate=False)
-    return Path(conf["cache"].get("dir") or root / ".dvc" / "cache")
+    `cache.dir` is read from DVC's config files in DVC's order (system, global, repo, local; a
+    relative path is relative to its file) with configobj, DVC's own parser: importing DVC's
+    config module would cost 0.07 s of a 0.3 s `mlgit reproduce`. If a file does not parse,
+    DVC's own code reads them.
+    """
+    import platformdirs
+    from configobj import ConfigObj, ConfigObjError
+
+    app = ("dvc", "iterative")  # dvc/dirs.py
+    files = [Path(os.getenv("DVC_SYSTEM_CONFIG_DIR") or platformdirs.site_config_dir(*app)),
+             Path(os.getenv("DVC_GLOBAL_CONFIG_DIR") or platformdirs.user_config_dir(*app))]
+    found = root / ".dvc" / "cache"
+    try:
+        for path in [d / "config" for d in files] + [root / ".dvc" / "config",
+                                                       root / ".dvc" / "config.local"]:
+            if not path.is_file():
+                continue
+            sections = {k.lower(): v for k, v in ConfigObj(str(path)).items()}
+            cache = {k.lower(): v for k, v in dict(sections.get("cache") or {}).items()}
+            if cache.get("dir"):
+                found = path.parent / os.path.expanduser(str(cache["dir"]))
+    except (ConfigObjError, OSError, AttributeError):
+        from dvc.config import Config
+
+        conf = Config(dvc_dir=str(root / ".dvc"), validate=False)
+        return Path(conf["cache"].get("dir") or root / ".dvc" / "cache")
+    return Path(os.path.normpath(found))
 
 
 def has_remote(root: Path) -> bool:

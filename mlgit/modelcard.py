@@ -65,11 +65,14 @@ def model_card(lin: Lineage) -> str:
     if lin.params:
         changed = {p.key: p for p in lin.params_changed}
         parts.append("## Params\n")
-        base = f"base {lin.commit.base[:8]}" if lin.commit.base else "base"
-        parts.append(md_table(
-            ["param", "value", base],
-            [(k, fmt_value(v), fmt_value(changed[k].base) if k in changed else "same")
-             for k, v in lin.params.items()]))
+        if lin.commit.base:
+            parts.append(md_table(
+                ["param", "value", f"base {lin.commit.base[:8]}"],
+                [(k, fmt_value(v), fmt_value(changed[k].base) if k in changed else "same")
+                 for k, v in lin.params.items()]))
+        else:
+            parts.append(md_table(["param", "value"],
+                                  [(k, fmt_value(v)) for k, v in lin.params.items()]))
         removed = [p for p in lin.params_changed if p.key not in lin.params]
         if removed:
             parts.append("Removed since the base: " + ", ".join(md_escape(p.key) for p in removed)

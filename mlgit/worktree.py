@@ -42,7 +42,8 @@ def temporary_worktree(root: Path, rev: str, purpose: str, *, keep: bool = False
     try:
         git.worktree_add(root, path, sha)
         if share_cache and dvc.is_dvc_repo(path):
-            dvc.share_cache(path, root)
+            # a throwaway worktree: let DVC stage in its index rather than ask the user to
+            dvc.share_cache(path, root, autostage=True)
         yield path
     finally:
         # `finally` also runs for Interrupted (a BaseException): a second signal is ignored by

@@ -365,3 +365,31 @@ def test_a_crafted_directory_listing_cannot_write_outside_the_worktree(repo: Pat
     assert not list(repo.rglob("escape.txt")) and not (repo.parent / "escape.txt").exists()
     assert repo_state(repo) == before
     assert no_mlgit_worktrees(repo)
+
+
+def test_a_cache_dir_configured_elsewhere_is_used(repo: Path, tmp_path: Path) -> None:
+    shutil.move(repo / ".dvc" / "cache", tmp_path / "shared-cache")
+    dvc("config", "--local", "cache.dir", "../shared-cache", cwd=repo)  # kept relative
+    assert "../../shared-cache" in (repo / ".dvc" / "config.local").read_text()
+    assert dvc("cache", "dir", cwd=repo).stdout.strip() == str(tmp_path / "shared-cache")
+    data = reproduce_json(repo, "HEAD")
+    assert data["ok"] is True and data["pulled"] == []
+
+
+def test_demo_step_rebuilds_the_production_model_and_prints_its_card(
+        reg_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlgit.cli.demo import DemoContext
+    from mlgit.cli.reproduce import demo_step
+
+    ctx = DemoContext(base=tmp_path, project=reg_repo, template="minimal")
+    demo_step(ctx)  # before any promotion: the best experiment
+    assert "mlgit reproduce exp/fast --rerun --verify" in capsys.readouterr().out
+
+    run_mlgit("promote", "exp/bad", "--to", "production", cwd=reg_repo,
+              env={"GIT_COMMITTER_DATE": "@1750000000 +0000"})
+    demo_step(ctx)
+    shown = capsys.readouterr().out
+    assert "mlgit reproduce model#production --rerun --verify" in shown
+    assert "all 4 outputs of" in shown and "match its dvc.lock" in shown
+    assert "# Model card: model at " + git("rev-parse", "exp/bad", cwd=reg_repo)[:8] in shown
+    assert "production \\(current\\)" in shown

@@ -79,12 +79,16 @@ def show_reproduce(result: ReproduceResult) -> None:
     from mlgit.render import rich_table
 
     found = "rebuilt" if result.mode == "rerun" else "restored"
-    rows = [(c.path, c.kind if c.stage is None else f"{c.kind} ({c.stage})",
-             short_hash(c.committed), short_hash(c.found), Text.from_markup(_STATUS[c.status]),
-             c.detail) for c in result.checks]
-    out().print(rich_table(f"{result.mode} {result.sha[:8]} ({result.ref})",
-                           ["output", "kind (stage)", "committed", found, "result", "detail"],
-                           rows))
+    columns = ["output", "stage", "committed", found, "result"]
+    rows: list[list[Any]] = [
+        [c.path + (" (model)" if c.kind == "model" else ""), c.stage or "(.dvc file)",
+         short_hash(c.committed, 8), short_hash(c.found, 8), Text.from_markup(_STATUS[c.status])]
+        for c in result.checks]
+    if any(c.detail for c in result.checks):
+        columns.append("detail")
+        for row, c in zip(rows, result.checks, strict=True):
+            row.append(c.detail)
+    out().print(rich_table(f"{result.mode} {result.sha[:8]} ({result.ref})", columns, rows))
     for text in result.notes:
         note(f"note: {text}")
     if result.pulled:
@@ -166,8 +170,8 @@ def show_lineage(lin: Lineage) -> None:
     changed = {p.key: p for p in lin.params_changed}
     tables: list[tuple[str, list[str], list[tuple[Any, ...]]]] = [
         ("Metrics", ["metric", "value"], list(lin.metrics.items())),
-        ("Params", ["param", "value", "base"],
-         [(k, v, fmt_value(changed[k].base) if k in changed else "")
+        ("Params", ["param", "value", "base"] if c.base else ["param", "value"],
+         [(k, v, fmt_value(changed[k].base) if k in changed else "")[: 3 if c.base else 2]
           for k, v in lin.params.items()]),
         ("Data", ["path", "md5", "size"],
          [(f.path, short_hash(f.hash), human_size(f.size)) for f in lin.data]),
@@ -196,33 +200,23 @@ def demo_step(ctx: DemoContext) -> None:
     from mlgit.reproduce import reproduce
 
     ref = _demo_ref(ctx)
-    _say("Reproduce the model from its commit alone, and prove it",
+    _say("6. Reproduce that model from its commit alone, and prove it",
          f"mlgit reproduce {ref} --rerun --verify")
     result = reproduce(ctx.project, ref, rerun=True, progress=note)
     show_reproduce(result)
-    _say("Its lineage, as a model card for a pull request or a release",
+    _say("   Its lineage, as a model card for a pull request or a release",
          f"mlgit lineage {ref} --format md")
     print_text(model_card(lineage(ctx.project, ref)))
 
 
 def _demo_ref(ctx: DemoContext) -> str:
-    """The production model if the promote step ran, else the best experiment, else HEAD."""
-    from mlgit.config import load_config
-    from mlgit.errors import MlgitError
-    from mlgit.refs import resolve_rev
+    """The model in production if the promote step ran, else the best experiment, else HEAD."""
+    from mlgit.registry import load_registry
 
-    config = load_config(ctx.project)
-    candidates = [ctx.notes.get("production_ref"), f"{config.model or 'model'}#production",
-                  _best_experiment(ctx.project)]
-    for candidate in candidates:
-        if not candidate:
-            continue
-        try:
-            resolve_rev(ctx.project, str(candidate), config)
-            return str(candidate)
-        except MlgitError:
-            continue
-    return "HEAD"
+    for state in load_registry(ctx.project):
+        if state.holder("production") is not None:
+            return f"{state.artifact}#production"
+    return _best_experiment(ctx.project) or "HEAD"
 
 
 def _best_experiment(root: Path) -> str | None:
