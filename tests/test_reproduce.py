@@ -114,16 +114,19 @@ def test_rerun_of_a_deterministic_pipeline_matches_bit_for_bit(repo: Path) -> No
     assert no_mlgit_worktrees(repo)
 
 
-def _make_training_nondeterministic(repo: Path) -> None:
-    train = repo / "src" / "train.py"
-    train.write_text(train.read_text().replace(
-        '"bias": round(b, 12)}',
-        '"bias": round(b, 12), "trained_at": __import__("time").time_ns()}'))
-    run_and_commit(repo, "stamp the model with the training time")
+def patch_and_run(repo: Path, path: str, old: str, new: str, message: str) -> None:
+    """Change a stage's code, run the pipeline, commit: a recorded run of that code."""
+    source = repo / path
+    text = source.read_text()
+    assert old in text
+    source.write_text(text.replace(old, new))
+    run_and_commit(repo, message)
 
 
 def test_rerun_of_a_nondeterministic_stage_is_reported_and_fails_verify(repo: Path) -> None:
-    _make_training_nondeterministic(repo)
+    patch_and_run(repo, "src/train.py", '"bias": round(b, 12)}',
+                  '"bias": round(b, 12), "trained_at": __import__("time").time_ns()}',
+                  "stamp the model with the training time")
     before = repo_state(repo)
 
     strict = run_mlgit("reproduce", "HEAD", "--rerun", "--verify", cwd=repo, check=False)
@@ -142,11 +145,10 @@ def test_rerun_of_a_nondeterministic_stage_is_reported_and_fails_verify(repo: Pa
 
 
 def test_metrics_equal_within_rtol_are_reported_as_such(repo: Path) -> None:
-    evaluate = repo / "src" / "evaluate.py"
-    evaluate.write_text(evaluate.read_text().replace(
-        '"loss": round(loss / len(rows), 6)}',
-        '"loss": round(loss / len(rows), 6) * (1 + __import__("random").random() * 1e-12)}'))
-    run_and_commit(repo, "evaluation with float noise far below 1e-9")
+    noise = '(1 + __import__("random").random() * 1e-12)'
+    patch_and_run(repo, "src/evaluate.py", '"loss": round(loss / len(rows), 6)}',
+                  f'"loss": round(loss / len(rows), 6) * {noise}}}',
+                  "evaluation with float noise far below 1e-9")
 
     data = reproduce_json(repo, "HEAD", "--rerun", "--verify")
     metrics = next(c for c in data["checks"] if c["path"] == "metrics.json")
