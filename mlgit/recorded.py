@@ -77,6 +77,8 @@ def read_recorded(root: Path, reader: ObjectReader, sha: str) -> Recorded:
                 tracked.append(parse_dvcfile(_read(reader, sha, path), path))
         except MlgitError as exc:
             raise MlgitError(f"{path} at {sha[:8]}: {exc.message}") from exc
+    for record in [*locks, *tracked]:
+        _check_paths(record, sha)
     raw_config = reader.read(sha, "mlgit.yaml")
     config = Config()
     if raw_config is not None:
@@ -86,6 +88,17 @@ def read_recorded(root: Path, reader: ObjectReader, sha: str) -> Recorded:
             config = Config()  # a broken mlgit.yaml of an old commit must not block a rebuild
     return Recorded(sha, tuple(locks), tuple(pipelines), tuple(tracked), config,
                     _model(pipelines, config))
+
+
+def _check_paths(record: Lock | TrackedData, sha: str) -> None:
+    """Outputs must stay inside the repository: a crafted dvc.lock naming `../x` must not make
+    a restore or a copy write outside the worktree (DVC itself refuses such outputs)."""
+    files = [o for s in record.stages for o in s.outs] if isinstance(record, Lock) \
+        else list(record.outs)
+    for f in files:
+        if f.path.startswith("/") or f.path == ".." or f.path.startswith("../"):
+            raise MlgitError(f"{record.dvcfile} at {sha[:8]} records an output outside the "
+                             f"repository: {f.path}", hint="fix that file; nothing was run")
 
 
 def _read(reader: ObjectReader, sha: str, path: str) -> bytes:

@@ -177,12 +177,16 @@ def _missing_error(root: Path, reader: ObjectReader, recorded: Recorded,
             if recorder else None
         parts.append(f"{f.path} (from {origin[:8]})" if origin else f.path)
     where = "the DVC cache and the remote" if remote else "the DVC cache (no DVC remote is set)"
-    what = "inputs" if rerun else "outputs"
+    n = len(missing)
+    what = ("input" if rerun else "output") + ("s" if n > 1 else "")
+    data = {d.path for d in recorded.data_files()}
+    rebuildable = not rerun and not any(f.path in data for f in missing)
     hint = ("push them from a clone that still has them (`dvc push` at the commit named), "
-            + ("then rerun" if rerun else "or rebuild them with --rerun"))
+            + ("or rebuild them with --rerun" if rebuildable else "then rerun"))
     if not remote:
         hint = "configure a DVC remote that has them (`dvc remote add -d NAME URL`), then rerun"
-    return MlgitError(f"{len(missing)} {what} of {recorded.sha[:8]} are missing from {where}: "
+    return MlgitError(f"{n} {what} of {recorded.sha[:8]} {'are' if n > 1 else 'is'} missing "
+                      f"from {where}: "
                       + ", ".join(parts), hint=hint)
 
 

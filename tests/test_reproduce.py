@@ -197,7 +197,7 @@ def test_rerun_needs_only_the_source_data(repo: Path) -> None:
     shutil.rmtree(repo / ".dvc" / "cache")
     res = run_mlgit("reproduce", "HEAD", "--rerun", cwd=repo, check=False)
     assert res.returncode == 1
-    assert "1 inputs of" in res.stderr and "data/raw.csv" in res.stderr
+    assert "error: 1 input of " in res.stderr and "data/raw.csv" in res.stderr
     assert "models/model.pkl" not in res.stderr  # outputs are rebuilt, not needed
 
 
@@ -366,6 +366,18 @@ def test_a_crafted_directory_listing_cannot_write_outside_the_worktree(repo: Pat
     assert "listing of data/prepared names files outside its directory" in res.stderr
     assert not list(repo.rglob("escape.txt")) and not (repo.parent / "escape.txt").exists()
     assert repo_state(repo) == before
+    assert no_mlgit_worktrees(repo)
+
+
+def test_an_output_outside_the_repository_is_refused(repo: Path) -> None:
+    lock = repo / "dvc.lock"
+    lock.write_text(lock.read_text().replace("path: models/model.pkl", "path: ../escape.pkl"))
+    commit_all(repo, "a lock naming an output outside the repository")
+    res = run_mlgit("reproduce", "HEAD", "--output", str(repo.parent / "out"), cwd=repo,
+                    check=False)
+    assert res.returncode == 1
+    assert "dvc.lock at" in res.stderr and "outside the repository: ../escape.pkl" in res.stderr
+    assert not (repo.parent / "escape.pkl").exists() and not (repo.parent / "out").exists()
     assert no_mlgit_worktrees(repo)
 
 

@@ -43,8 +43,10 @@ def reproduce_cmd(
         "--rtol", help="Relative tolerance when comparing metrics values of a rerun.")] = 1e-9,
     json_out: JsonOpt = False,
 ) -> None:
-    """Restore (or with --rerun, rebuild) a commit's outputs in a temporary worktree and check
-    each against the hashes in that commit's dvc.lock. Your checkout is never touched.
+    """Restore (or --rerun) a commit's outputs in a throwaway worktree and check their hashes.
+
+    Every output is compared with the hash in that commit's dvc.lock; with --rerun the whole
+    pipeline runs again first (dvc repro --force). Your checkout is never touched.
 
     Example: mlgit reproduce model#production --rerun --verify
     """
@@ -118,9 +120,10 @@ def lineage_cmd(
                          "release).")] = "table",
     json_out: JsonOpt = False,
 ) -> None:
-    """Show everything that made a commit's model, from Git and dvc.lock alone: commit,
-    branches, params and their diff to the base, stages with dependency and output hashes,
-    data, metrics, registry tags.
+    """Show everything that made a commit's model, from Git and dvc.lock alone.
+
+    The commit and its trailers, branches, params and their diff to the base, every stage with
+    dependency and output hashes, data, metrics, and registry tags. --format md: a model card.
 
     Example: mlgit lineage model#production --format md > MODEL_CARD.md
     """
