@@ -22,6 +22,7 @@ from mlgit.errors import MlgitError, NotFoundError, UsageError
 from mlgit.gates import (
     GateReport,
     GatesFailed,
+    Requirement,
     check_lock,
     check_model_stored,
     check_not_worse,
@@ -83,6 +84,7 @@ class TagWriter:
         self.root, self.last = root, last_time
         self.created: list[str] = []
         self._attempted: list[str] = []
+        self._objects: dict[str, str] = {}  # tag -> the tag object we made
         self._done = False
         self._fixed_clock = "GIT_COMMITTER_DATE" in os.environ
 
@@ -94,7 +96,7 @@ class TagWriter:
         if not self._done:
             for name in reversed(self._attempted):  # names that did not exist before this run
                 if git.tag_exists(self.root, name):
-                    git.tag_delete(self.root, name)
+                    git.tag_delete(self.root, name, self._objects.get(name))
 
     def create(self, name: str, target: str, message: str, *, sign: bool = False) -> None:
         if git.tag_exists(self.root, name):
@@ -102,7 +104,8 @@ class TagWriter:
                              hint="run `mlgit history` to see the registry; nothing was written")
         when = self._next_time()
         self._attempted.append(name)
-        git.tag_create(self.root, name, target, message, sign=sign, when=when)
+        self._objects[name] = git.tag_create(self.root, name, target, message, sign=sign,
+                                             when=when)
         self.created.append(name)
         self.last = when[0]
 
@@ -144,38 +147,27 @@ def promote(root: Path, opts: PromoteOptions) -> WriteResult:
         current = read_revision(reader, holder.commit) if holder else None
         locked = _locked(rev, artifact.path)
         metric = cfg.metric or next(iter(rev.flat_metrics()), None)
-        results = [
-            *check_requirements(requires, rev.flat_metrics()),
-            check_not_worse(metric, cfg.direction_of(metric) if metric else "max",
-                            rev.flat_metrics(), current.flat_metrics() if current else None,
-                            f"{stage} ({holder.version})" if holder else stage, opts.force),
-            check_lock(reader, rev),
-            check_model_stored(root, sha, artifact.path, locked.hash if locked else None),
-        ]
-        report = GateReport(tuple(results))
-        if not report.ok:
-            raise GatesFailed(report)
+        report = _check_gates(root, reader, rev, current, requires, metric, cfg, opts.force,
+                              f"{stage} ({holder.version})" if holder else stage, artifact,
+                              locked)
         record = _record(reader, state, rev, artifact, locked, version, _experiment(
             reader, sha, opts.ref, cfg))
     forced = next((r for r in report.results if r.forced), None)
     reg_msg = format_message(
         opts.message or f"Register {artifact.name} {version} at {sha[:8]}" + _metric_note(
             rev, metric), {"action": "register", **record})
-    assign_line = f"Promote {artifact.name} {version} to {stage}" + (
-        f" (was {holder.version})" if holder else "") + (
+    assign_line = (opts.message or f"Promote {artifact.name} {version} to {stage}" + (
+        f" (was {holder.version})" if holder else "")) + (
         f" [forced: {forced.detail}]" if forced else "")
-    assign_record = {"action": "assign", **record, "stage": stage,
-                     "previous": holder.version if holder else None,
-                     **({"forced": True} if forced else {})}
-    tags: list[str] = []
-    if register:
-        tags.append(version_tag(artifact.name, version))
+    assign_msg = format_message(assign_line, {
+        "action": "assign", **record, "stage": stage,
+        "previous": holder.version if holder else None, **({"forced": True} if forced else {})})
+    tags = [version_tag(artifact.name, version)] if register else []
     tags.append(stage_tag(artifact.name, stage, state.max_counter + 1))
     with TagWriter(root, state.last_time) as writer:
         if register:
             writer.create(tags[0], sha, reg_msg, sign=opts.sign)
-        writer.create(tags[-1], sha, format_message(opts.message or assign_line, assign_record),
-                      sign=opts.sign)
+        writer.create(tags[-1], sha, assign_msg, sign=opts.sign)
         if remote:
             _push(root, remote, writer.created, sha, artifact.path)
         writer.done()
@@ -260,6 +252,24 @@ def add_model(root: Path, name: str, path: str, *, type_: str | None = "model",
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _check_gates(root: Path, reader: ObjectReader, rev: RevisionData,
+                 current: RevisionData | None, requires: list[Requirement], metric: str | None,
+                 cfg: Config, force: bool, current_label: str, artifact: Artifact,
+                 locked: LockedFile | None) -> GateReport:
+    """Every gate, all reported together; raises GatesFailed unless all hold (or are forced)."""
+    metrics = rev.flat_metrics()
+    report = GateReport((
+        *check_requirements(requires, metrics),
+        check_not_worse(metric, cfg.direction_of(metric) if metric else "max", metrics,
+                        current.flat_metrics() if current else None, current_label, force),
+        check_lock(reader, rev),
+        check_model_stored(root, rev.sha or "", artifact.path, locked.hash if locked else None),
+    ))
+    if not report.ok:
+        raise GatesFailed(report)
+    return report
 
 
 def _unknown_artifact(name: str) -> NotFoundError:

@@ -140,12 +140,12 @@ def _scan(root: Path, patterns: Iterable[str], points_at: str | None = None) -> 
 
 
 def build_state(artifact: str, events: Iterable[Event], max_counter: int = 0) -> ArtifactState:
-    """Replay one artifact's events in time order, as GTO does."""
+    """Replay one artifact's events as GTO does: versions first, then stages, each in time
+    order. So an assignment belongs to the version registered at its commit even when both
+    tags were made in the same second (gto register + gto assign)."""
+    events = list(events)
     registered: dict[str, VersionInfo] = {}
     active: dict[str, bool] = {}
-    replayed: list[Event] = []
-    last: dict[tuple[str, str], Event] = {}  # (version, stage) -> latest assign/unassign
-    deprecated = False
     for e in events:
         if e.action == Action.REGISTER and e.version:
             registered.setdefault(e.version, VersionInfo(e.version, e.commit, e.time, e.author,
@@ -153,13 +153,17 @@ def build_state(artifact: str, events: Iterable[Event], max_counter: int = 0) ->
             active[e.version] = True
         elif e.action == Action.DEREGISTER and e.version:
             active[e.version] = False
-        elif e.action in (Action.ASSIGN, Action.UNASSIGN) and e.stage:
-            at = [v for v in registered.values() if v.commit == e.commit]
-            version = max((v.version for v in at), key=version_key) if at else e.commit
-            e = replace(e, version=version)
-            last[(version, e.stage or "")] = e
-        deprecated = e.action == Action.DEPRECATE
+    at_commit: dict[str, str] = {}
+    for v in sorted(registered.values(), key=lambda v: version_key(v.version)):
+        at_commit[v.commit] = v.version  # the highest wins (GTO refuses two)
+    replayed: list[Event] = []
+    last: dict[tuple[str, str], Event] = {}  # (version, stage) -> latest assign/unassign
+    for e in events:
+        if e.action in (Action.ASSIGN, Action.UNASSIGN) and e.stage:
+            e = replace(e, version=at_commit.get(e.commit, e.commit))
+            last[(e.version or "", e.stage or "")] = e
         replayed.append(e)
+    deprecated = bool(replayed) and replayed[-1].action == Action.DEPRECATE
     order: dict[str, int] = {}
     for e in replayed:
         if e.stage:

@@ -130,3 +130,27 @@ def test_requirement_and_not_worse_checks() -> None:
     assert forced.forced
     assert check_not_worse("acc", "max", {"acc": 0.9}, {"acc": 0.9}, "production", False).ok
     assert check_not_worse("acc", "max", {"acc": 0.9}, None, "production", False).ok
+
+
+def test_same_second_assignment_belongs_to_the_version_at_its_commit() -> None:
+    from mlgit.registry import Event, build_state
+
+    def ev(tag: str, action: str, version: str | None, stage: str | None, commit: str,
+           time: int) -> Event:
+        counter = parse_tag_name(tag).counter  # type: ignore[union-attr]
+        return Event(tag, "model", action, version, stage, counter, commit, time, "a", "a@x",
+                     False, "")
+
+    # `gto register` then `gto assign` in one second: by name, the assignment sorts first
+    state = build_state("model", [
+        ev("model#staging#1", "assign", None, "staging", "c1", 100),
+        ev("model@v0.0.1", "register", "v0.0.1", None, "c1", 100),
+        ev("model#production#2", "assign", None, "production", "c2", 101),  # unregistered
+        ev("model@v0.0.3", "register", "v0.0.3", None, "c3", 102),
+        ev("model@v0.0.3!", "deregister", "v0.0.3", None, "c3", 103),
+        ev("model#canary#3", "assign", None, "canary", "c3", 104),  # a deregistered version
+    ])
+    assert {h.stage: h.version for h in state.stages} == {"staging": "v0.0.1",
+                                                          "production": "c2"}
+    assert state.latest is not None and state.latest.version == "v0.0.1"
+    assert state.max_counter == 3 and state.last_time == 104
