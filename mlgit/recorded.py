@@ -65,7 +65,9 @@ def read_recorded(root: Path, reader: ObjectReader, sha: str) -> Recorded:
     """Everything commit `sha` records about its pipeline and data. Files that do not parse
     raise MlgitError naming the file and the commit."""
     paths = git.tree_paths(root, sha)
-    locks, pipelines, tracked = [], [], []
+    locks: list[Lock] = []
+    pipelines: list[Pipeline] = []
+    tracked: list[TrackedData] = []
     for path in paths:
         name = posixpath.basename(path)
         try:
@@ -77,7 +79,8 @@ def read_recorded(root: Path, reader: ObjectReader, sha: str) -> Recorded:
                 tracked.append(parse_dvcfile(_read(reader, sha, path), path))
         except MlgitError as exc:
             raise MlgitError(f"{path} at {sha[:8]}: {exc.message}") from exc
-    for record in [*locks, *tracked]:
+    records: list[Lock | TrackedData] = [*locks, *tracked]
+    for record in records:
         _check_paths(record, sha)
     raw_config = reader.read(sha, "mlgit.yaml")
     config = Config()
