@@ -139,6 +139,20 @@ def for_each_ref(root: Path, patterns: Iterable[str], fields: Sequence[str], *,
     return rows
 
 
+def branches_containing(root: Path, sha: str) -> list[str]:
+    """Local and remote-tracking branches whose history contains commit `sha`."""
+    out = git(["for-each-ref", f"--contains={sha}", "--format=%(refname:short)",
+               "refs/heads/", "refs/remotes/"], root)
+    return [line for line in out.splitlines() if line and not line.endswith("/HEAD")]
+
+
+def commits_touching(root: Path, rev: str, path: str, limit: int = 200) -> list[str]:
+    """Commits reachable from `rev` that changed `path`, newest first (at most `limit`)."""
+    out = git(["log", f"--max-count={limit}", "--format=%H", "--end-of-options", rev, "--",
+               path], root)
+    return out.split()
+
+
 def default_branch_candidates(root: Path) -> list[str]:
     rows = for_each_ref(root, ["refs/heads/main", "refs/heads/master"], ["%(refname:short)"])
     found = [r[0] for r in rows]
@@ -337,6 +351,10 @@ def worktree_add(root: Path, path: Path, rev: str, new_branch: str | None = None
 
 def worktree_remove(root: Path, path: Path) -> None:
     proc.run(["git", "worktree", "remove", "--force", "--force", str(path)], root, check=False)
+    worktree_prune(root)
+
+
+def worktree_prune(root: Path) -> None:
     proc.run(["git", "worktree", "prune"], root, check=False)
 
 
@@ -474,6 +492,13 @@ def parse_commit(sha: str, raw: bytes) -> CommitInfo:
             else:
                 ctime = when
     return CommitInfo(sha, tuple(parents), author, email, atime, ctime, message)
+
+
+def tree_paths(root: Path, rev: str) -> list[str]:
+    """Every file path in commit `rev` (one `git ls-tree -r`)."""
+    out = git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", "--end-of-options", rev],
+              root)
+    return [p for p in out.split("\0") if p]
 
 
 @contextmanager
