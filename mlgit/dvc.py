@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlgit import proc
-from mlgit.errors import CommandError, MlgitError
+from mlgit.errors import CommandError, CommandTimeout, MlgitError
 
 DVC_ENV = {"DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATE_CHECK": "1"}
 
@@ -29,18 +29,32 @@ def dvc(
     stream: bool = False,
     env: dict[str, str] | None = None,
     hint: str | None = None,
+    timeout: float | None = None,
 ) -> proc.Result:
     """Run `dvc ARGS` in `cwd`. With `stream`, DVC's own progress goes to the terminal."""
     full_env = {**DVC_ENV, **(env or {})}
     try:
         return proc.run(
-            [*dvc_command(), *args], cwd, check=check, stream=stream, env=full_env, hint=hint
+            [*dvc_command(), *args], cwd, check=check, stream=stream, env=full_env, hint=hint,
+            timeout=timeout,
         )
+    except CommandTimeout:
+        raise
     except CommandError as exc:
         if not exc.stderr and not exc.stdout and stream:
             exc.message = f"`dvc {' '.join(args[:2])}` failed (exit {exc.returncode}); see above"
-            exc.args = (exc.message,)
+        elif dvc_error(exc.stderr):
+            exc.message = f"`dvc {' '.join(args[:2])}` failed: {dvc_error(exc.stderr)}"
+        exc.args = (exc.message,)
         raise
+
+
+def dvc_error(stderr: str) -> str:
+    """DVC's own error line ("ERROR: ..."), without the support footer it prints after it."""
+    for line in stderr.splitlines():
+        if line.startswith("ERROR:"):
+            return line.removeprefix("ERROR:").strip()[:300]
+    return ""
 
 
 def is_dvc_repo(root: Path) -> bool:
@@ -65,8 +79,9 @@ def repro(root: Path, targets: Sequence[str] = (), *, force: bool = False, strea
     return dvc(args, root, stream=stream, hint="fix the failing stage, then rerun")
 
 
-def add(root: Path, paths: Sequence[str]) -> None:
-    dvc(["add", "-q", *paths], root)
+def add(root: Path, paths: Sequence[str], *, stream: bool = False) -> None:
+    """`dvc add PATHS`; with `stream`, DVC's progress shows (large files take a while to hash)."""
+    dvc(["add", *([] if stream else ["-q"]), *paths], root, stream=stream)
 
 
 def push(root: Path, *, remote: str | None = None, stream: bool = True,
@@ -121,3 +136,117 @@ def _cache_dir(root: Path) -> Path:
 
 def cache_dir(root: Path) -> Path:
     return _cache_dir(root)
+
+
+def version() -> str | None:
+    """The installed DVC's version, read from package metadata (no import, no process)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("dvc")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def has_plugin(scheme: str) -> bool:
+    """Whether DVC can talk to `scheme://` remotes here (s3 needs dvc-s3, and so on)."""
+    from importlib.util import find_spec
+
+    module = _PLUGINS.get(scheme)
+    return module is None or find_spec(module) is not None
+
+
+_PLUGINS = {"s3": "dvc_s3", "gs": "dvc_gs", "gcs": "dvc_gs", "azure": "dvc_azure",
+            "ssh": "dvc_ssh", "hdfs": "dvc_hdfs", "webdav": "dvc_webdav",
+            "webdavs": "dvc_webdav", "oss": "dvc_oss", "gdrive": "dvc_gdrive"}
+
+
+def config_list(root: Path) -> dict[str, str]:
+    """DVC's merged configuration (`dvc config -l`): {"remote.NAME.url": ..., ...}.
+
+    DVC resolves relative local remote paths to absolute ones here. The values can include
+    credentials from `config.local`: callers pick the keys they show.
+    """
+    out = dvc(["config", "--list"], root).stdout
+    values: dict[str, str] = {}
+    for line in out.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip()
+    return values
+
+
+def remote_modify(root: Path, name: str, option: str, value: str, *,
+                  local: bool = False) -> None:
+    dvc(["remote", "modify", *(["--local"] if local else []), name, option, value], root)
+
+
+def data_status(root: Path, *, remote: str | None = None, not_in_remote: bool = False,
+                timeout: float | None = None) -> dict[str, object]:
+    """`dvc data status --json`: uncommitted/committed changes, not_in_cache, not_in_remote."""
+    import json
+
+    args = ["data", "status", "--json"]
+    if not_in_remote:
+        args += ["--not-in-remote", *(["-r", remote] if remote else [])]
+    res = dvc(args, root, timeout=timeout, hint="rerun with --offline to skip the remote")
+    try:
+        data = json.loads(res.stdout or "{}")
+    except ValueError as exc:
+        raise MlgitError("`dvc data status --json` printed something that is not JSON",
+                         hint="rerun with --debug and report it") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _api(op: str, payload: dict[str, object], root: Path, *, stream: bool,
+         timeout: float | None = None, env: dict[str, str] | None = None) -> proc.Result:
+    """Run one operation of `mlgit/_dvcapi.py` (DVC's Python API) in a DVC subprocess."""
+    import json
+
+    script = Path(__file__).with_name("_dvcapi.py")
+    cmd = [sys.executable, "-P", str(script), op, json.dumps({"root": str(root), **payload})]
+    try:
+        return proc.run(cmd, root, stream=stream, env={**DVC_ENV, **(env or {})},
+                        timeout=timeout)
+    except CommandError as exc:
+        if isinstance(exc, CommandTimeout):
+            exc.message = f"DVC did not answer within {timeout:g} s ({op}); stopped it"
+        elif stream and not exc.stderr:
+            exc.message = f"DVC {op} failed (exit {exc.returncode}); see above"
+        else:
+            exc.message = f"DVC {op} failed: {dvc_error(exc.stderr) or exc.stderr.strip()[:300]}"
+        exc.args = (exc.message,)
+        raise
+
+
+def push_revs(root: Path, revs: Sequence[str], *, remote: str | None = None,
+              stream: bool = True) -> proc.Result:
+    """Push the outputs recorded at the commits `revs` (no checkout; one DVC process)."""
+    return _api("push", {"revs": list(revs), "remote": remote}, root, stream=stream)
+
+
+def fetch_revs(root: Path, revs: Sequence[str], *, remote: str | None = None,
+               stream: bool = True) -> proc.Result:
+    """Fetch the outputs recorded at the commits `revs` into the cache (no checkout)."""
+    return _api("fetch", {"revs": list(revs), "remote": remote}, root, stream=stream)
+
+
+def check_remote(root: Path, remote: str | None, hashes: Sequence[str] = (),
+                 legacy_hashes: Sequence[str] = (), *, timeout: float = 20.0) -> dict[str, object]:
+    """Ask the remote (through DVC's filesystem) whether it answers and which hashes it holds.
+
+    Returns {"reachable", "exists", "error", "missing"}. Cloud SDKs retry a refused connection
+    for several seconds; one attempt is enough to tell a user "unreachable", and the timeout
+    bounds a server that never answers.
+    """
+    import json
+
+    res = _api("check", {"remote": remote, "hashes": list(hashes),
+                         "legacy_hashes": list(legacy_hashes)}, root, stream=False,
+               timeout=timeout, env={"AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"})
+    try:
+        data = json.loads(res.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        raise MlgitError("the DVC remote check printed no answer",
+                         hint="rerun with --debug and report it") from exc
+    return data if isinstance(data, dict) else {}

@@ -373,3 +373,45 @@ def require_clean_name(value: str, what: str) -> str:
     if value.startswith("-"):
         raise UsageError(f"{what} '{value}' must not start with '-'")
     return value
+
+
+# --- versions and remotes (for `mlgit doctor`) -----------------------------------------------
+
+
+def version() -> tuple[int, ...] | None:
+    """The git binary's version, e.g. (2, 39, 5); None if it cannot be read."""
+    import re
+
+    res = proc.run(["git", "--version"], ".", check=False)
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", res.stdout)
+    return tuple(int(x) for x in found.groups() if x is not None) if found else None
+
+
+def remote_names(root: Path) -> list[str]:
+    return git(["remote"], root).split()
+
+
+def ls_remote_tags(root: Path, remote: str, *, timeout: float = 15.0) -> dict[str, str]:
+    """{tag name: object id} on `remote` (tag objects for annotated tags), via the network."""
+    res = proc.run(["git", "ls-remote", "--tags", "--refs", "--end-of-options", remote], root,
+                   timeout=timeout, env={"GIT_SSH_COMMAND": _batch_ssh()})
+    tags = {}
+    for line in res.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/tags/"):
+            tags[ref.removeprefix("refs/tags/")] = sha
+    return tags
+
+
+def _batch_ssh() -> str:
+    # never wait for a password or host-key prompt: a check must answer, not ask
+    import os
+
+    return os.environ.get("GIT_SSH_COMMAND", "ssh") + " -o BatchMode=yes"
+
+
+def tracked_paths(root: Path, paths: Sequence[str]) -> list[str]:
+    """Those of `paths` (files or directories) that hold files tracked by Git."""
+    out = git(["--literal-pathspecs", "ls-files", "-z", "--", *paths], root) if paths else ""
+    files = [f for f in out.split("\0") if f]
+    return [p for p in paths if any(f == p or f.startswith(p.rstrip("/") + "/") for f in files)]

@@ -86,3 +86,11 @@ def parse_lock(text: str | bytes, dvcfile: str = "dvc.lock") -> Lock:
         stages.append(LockedStage(str(name), cmd, deps, outs, params))
     schema = data.get("schema") if isinstance(data, dict) else None
     return Lock(dvcfile, str(schema) if schema else None, tuple(stages), legacy_any)
+
+
+def parse_dvc_file(text: str | bytes, dvcfile: str) -> tuple[tuple[LockedFile, ...], bool]:
+    """The outputs a `.dvc` file (written by `dvc add`) records, and whether DVC 2 hashed them."""
+    import posixpath
+
+    data = load_yaml(text, dvcfile) or {}
+    return _files(data.get("outs") if isinstance(data, dict) else None, posixpath.dirname(dvcfile))

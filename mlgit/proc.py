@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgit.errors import CommandError, MlgitError
+from mlgit.errors import CommandError, CommandTimeout, MlgitError
 
 log = logging.getLogger("mlgit")
 
@@ -58,8 +58,13 @@ def run(
     input: str | None = None,
     stream: bool = False,
     hint: str | None = None,
+    timeout: float | None = None,
 ) -> Result:
-    """Run `cmd` (a list, never a shell string). With `stream`, output goes to our terminal."""
+    """Run `cmd` (a list, never a shell string). With `stream`, output goes to our terminal.
+
+    With `timeout` (seconds), a child that does not finish in time is stopped and reaped, and a
+    `CommandTimeout` says so: checks of remote servers must answer quickly, never hang.
+    """
     args = [str(a) for a in cmd]
     log.debug("run: %s (cwd=%s)", args, cwd)
     try:
@@ -81,7 +86,10 @@ def run(
             exit_code=127,
         ) from exc
     try:
-        out, err = proc.communicate(input)
+        out, err = proc.communicate(input, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        stop_process(proc, grace=1.0)
+        raise CommandTimeout(args, timeout or 0.0, hint=hint) from exc
     except BaseException:
         stop_process(proc)
         raise
