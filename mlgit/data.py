@@ -294,6 +294,9 @@ def data_status(root: Path, *, remote: str | None = None, offline: bool = False)
         for item in items if isinstance(items, list) else []:
             path = str(item.get("new", item)) if isinstance(item, dict) else str(item)
             entries.append(DataEntry(path, state, fix))
+    # a file gone from the work tree *and* the cache (a fresh clone) needs a pull, not a checkout
+    uncached = {e.path for e in entries if e.state == "not in cache"}
+    entries = [e for e in entries if not (e.state == "deleted" and e.path in uncached)]
     return DataStatus(target.name if target else None, target is not None, tuple(entries))
 
 

@@ -316,7 +316,8 @@ def check_promoted_outputs(ctx: _Ctx) -> list[Finding]:
             continue
         present = _in_remote(ctx, p)
         if present is None:
-            continue  # the remote check failed: already reported once
+            return [Finding("promoted", WARN, f"cannot check the {len(promoted)} promoted model "
+                            "versions: the remote did not answer", "fix the remote first")]
         if not present:
             findings.append(Finding("promoted", ERROR, f"{what}: {p.path} is not in remote "
                                     f"'{ctx.remote.name}'; nobody else can fetch it",

@@ -47,6 +47,7 @@ def render_report(report: DoctorReport) -> None:
     rows = [(Text.from_markup(_STYLE[f.status]), f.check, f.message, f.fix or "")
             for f in report.findings]
     out().print(rich_table(None, ["status", "check", "finding", "fix"], rows))
-    summary = f"{report.errors} errors, {report.warnings} warnings"
+    summary = (f"{report.errors} error{'s' * (report.errors != 1)}, "
+               f"{report.warnings} warning{'s' * (report.warnings != 1)}")
     out().print(f"[bold red]{summary}[/bold red]" if report.errors else
                 f"[green]{summary}[/green]" if not report.warnings else summary)
