@@ -87,7 +87,7 @@ def config_get(root: Path, key: str) -> str | None:
 
 def rev_parse(root: Path, rev: str) -> str | None:
     """The commit SHA `rev` names, or None. `rev` is data: it can never become an option."""
-    if not rev or rev.startswith("-"):
+    if not rev or rev.startswith("-") or "\0" in rev:  # a NUL cannot even be an argument
         return None
     res = proc.run(["git", "rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"],
                    root, check=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -235,3 +234,17 @@ def test_config_transaction_restores_dvc_config_on_failure(repo: Path) -> None:
         local.unlink()
         raise RuntimeError("dvc remote modify failed")
     assert (config.read_bytes(), local.read_bytes()) == before
+
+
+def test_demo_step_pushes_experiments_and_runs_doctor(repo: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from mlgit.cli.data import demo_step
+    from mlgit.cli.demo import DemoContext
+
+    make_experiment(repo, "fast", "0.5")
+    demo_step(DemoContext(base=tmp_path, project=repo, template="minimal"))
+    printed = capsys.readouterr().out
+    assert "mlgit data push --all-experiments" in printed and "mlgit doctor" in printed
+    assert "0 errors" in printed
+    assert in_remote(tmp_path / "remote", model_hash(repo, "exp/fast"))
+    assert in_remote(tmp_path / "remote", model_hash(repo))
