@@ -229,10 +229,10 @@ def _check_cloud_remote(ctx: _Ctx, remote: Remote) -> Finding:
                        fix)
     except MlgitError as exc:
         return Finding("remote", ERROR, f"{where}: {exc.message}", fix)
-    if not answer.get("reachable"):
-        return Finding("remote", ERROR, f"{where} is unreachable: {answer.get('error')}", fix)
-    ctx.missing = set(map(str, answer.get("missing") or []))
-    if not answer.get("exists") and not answer.get("root_exists", True):
+    if not answer.reachable:
+        return Finding("remote", ERROR, f"{where} is unreachable: {answer.error}", fix)
+    ctx.missing = set(answer.missing)
+    if not answer.exists and not answer.bucket_exists:
         return Finding("remote", ERROR, f"{where}: the bucket does not exist",
                        "create the bucket, or fix the remote URL")
     return Finding("remote", OK, f"{where} answers")
@@ -364,32 +364,22 @@ def _promoted(ctx: _Ctx) -> list[_Promoted]:
 def _model_hash(reader: git.ObjectReader, commit: str,
                 artifact: str) -> tuple[str | None, str | None, bool]:
     """(path, md5, legacy?) of `artifact`'s output at `commit`, from dvc.yaml + dvc.lock/.dvc."""
-    from mlgit.lockfile import parse_dvc_file, parse_lock
+    from mlgit.lockfile import recorded_output
     from mlgit.project import parse_pipeline
 
     sub, _, _ = artifact.rpartition("=")
     dvcyaml = f"{sub}/dvc.yaml" if sub else "dvc.yaml"
-    dvclock = dvcyaml.removesuffix(".yaml") + ".lock"
     try:
         text = reader.read(commit, dvcyaml)
         spec = None if text is None else next(
             (a for a in parse_pipeline(text, dvcyaml).artifacts if a.name == artifact), None)
         if spec is None:
             return None, None, False
-        lock_text = reader.read(commit, dvclock)
-        if lock_text is not None:
-            lock = parse_lock(lock_text, dvclock)
-            out = lock.outputs().get(spec.path)
-            if out is not None and out.hash:
-                return spec.path, out.hash, lock.legacy_hashes
-        dvcfile_text = reader.read(commit, spec.path + ".dvc")
-        if dvcfile_text is not None:
-            outs, legacy = parse_dvc_file(dvcfile_text, spec.path + ".dvc")
-            if outs and outs[0].hash:
-                return spec.path, outs[0].hash, legacy
-        return spec.path, None, False
+        found = recorded_output(reader.read, commit, spec.path,
+                                dvcyaml.removesuffix(".yaml") + ".lock")
     except MlgitError:  # a broken file at an old commit: reported as "cannot find the hash"
         return None, None, False
+    return (spec.path, found[0].hash, found[1]) if found else (spec.path, None, False)
 
 
 CHECKS: tuple[Callable[[_Ctx], list[Finding]], ...] = (

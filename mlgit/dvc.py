@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlgit import proc
@@ -231,13 +232,21 @@ def fetch_revs(root: Path, revs: Sequence[str], *, remote: str | None = None,
     return _api("fetch", {"revs": list(revs), "remote": remote}, root, stream=stream)
 
 
+@dataclass(frozen=True)
+class RemoteCheck:
+    reachable: bool
+    error: str | None  # why not, in one line
+    exists: bool  # the remote's path (DVC creates it on the first push)
+    bucket_exists: bool  # for cloud remotes: the bucket/container that path lives in
+    missing: frozenset[str]  # of the hashes asked about, those the remote lacks
+
+
 def check_remote(root: Path, remote: str | None, hashes: Sequence[str] = (),
-                 legacy_hashes: Sequence[str] = (), *, timeout: float = 20.0) -> dict[str, object]:
+                 legacy_hashes: Sequence[str] = (), *, timeout: float = 20.0) -> RemoteCheck:
     """Ask the remote (through DVC's filesystem) whether it answers and which hashes it holds.
 
-    Returns {"reachable", "exists", "error", "missing"}. Cloud SDKs retry a refused connection
-    for several seconds; one attempt is enough to tell a user "unreachable", and the timeout
-    bounds a server that never answers.
+    Cloud SDKs retry a refused connection for several seconds; one attempt is enough to tell a
+    user "unreachable", and the timeout bounds a server that never answers.
     """
     import json
 
@@ -246,7 +255,9 @@ def check_remote(root: Path, remote: str | None, hashes: Sequence[str] = (),
                timeout=timeout, env={"AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"})
     try:
         data = json.loads(res.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError) as exc:
-        raise MlgitError("the DVC remote check printed no answer",
+        return RemoteCheck(bool(data["reachable"]), data.get("error"), bool(data.get("exists")),
+                           bool(data.get("root_exists", True)),
+                           frozenset(map(str, data.get("missing") or ())))
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise MlgitError("the DVC remote check gave no answer",
                          hint="rerun with --debug and report it") from exc
-    return data if isinstance(data, dict) else {}
