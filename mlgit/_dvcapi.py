@@ -8,6 +8,7 @@ state and locks stay out of mlgit's process exactly as with `python -m dvc` (and
   the work tree or *all* branches/tags/commits; DVC's own API takes `revs=` (as `dvc exp push`
   uses it), so we call that.
 - check: is a remote reachable, and which of some object hashes does it hold (for `doctor`).
+- status: `dvc data status` against the chosen remote, in one process with choosing it.
 
 Output and exit codes follow DVC's CLI: progress on the terminal, `ERROR: ...` on stderr and
 exit 1 on failure.
@@ -63,6 +64,30 @@ def _check(args: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _status(args: dict[str, Any]) -> dict[str, Any]:
+    """`dvc data status --json`, choosing the remote in the same process: which one (the given
+    or the default) and its URL come back with the answer, so mlgit reads no config itself."""
+    from dvc.repo import Repo
+
+    with Repo(args["root"]) as repo:
+        remotes = repo.config["remote"]
+        name = args.get("remote") or repo.config["core"].get("remote")
+        if name and name not in remotes:
+            return {"unknown_remote": name, "known": sorted(remotes)}
+        url = str(remotes[name].get("url", "")) if name else None
+        check = bool(name) and not args.get("offline")
+        try:
+            status = repo.data_status(remote=name if check else None, not_in_remote=check,
+                                      remote_refresh=True)  # as `dvc data status` does
+        except Exception as exc:
+            if not check:
+                raise
+            return {"remote": name, "url": url, "remote_error": str(exc).strip()[:300]}
+    for key in ("unchanged", "untracked", "git"):
+        status.pop(key, None)
+    return {"remote": name if check else None, "url": url, "status": status}
+
+
 def main(argv: list[str]) -> int:
     op, args = argv[1], json.loads(argv[2])
     try:
@@ -72,8 +97,9 @@ def main(argv: list[str]) -> int:
         if op in ("push", "fetch"):
             _transfer(op, args)
             return 0
-        if op == "check":
-            sys.stdout.write(json.dumps(_check(args)) + "\n")
+        if op in ("check", "status"):
+            answer = _check(args) if op == "check" else _status(args)
+            sys.stdout.write(json.dumps(answer) + "\n")
             return 0
         sys.stderr.write(f"ERROR: unknown operation {op!r}\n")
         return 2

@@ -280,13 +280,18 @@ class DataStatus:
 def data_status(root: Path, *, remote: str | None = None, offline: bool = False) -> DataStatus:
     """What is modified locally, missing from the cache, or not yet pushed to the remote."""
     dvc.require_dvc_repo(root)
-    target = None
-    if not offline:
-        remotes = list_remotes(root)
-        if remote is not None or any(r.default for r in remotes):
-            target = pick_remote(root, remote)
-    raw = dvc.data_status(root, remote=target.name if target else None,
-                          not_in_remote=target is not None)
+    answer = dvc.data_status(root, remote=remote, offline=offline)
+    if "unknown_remote" in answer:
+        known = ", ".join(answer.get("known") or []) or "none"
+        raise NotFoundError(f"no DVC remote named '{answer['unknown_remote']}' (known: {known})",
+                            hint="add it with `mlgit remote add NAME URL`")
+    if "remote_error" in answer:
+        require_plugin(url_scheme(str(answer.get("url") or "")) or "local")
+        raise MlgitError(f"cannot compare with remote '{answer.get('remote')}': "
+                         f"{str(answer['remote_error']).splitlines()[0]}",
+                         hint="rerun with --offline to skip the remote")
+    raw = answer.get("status") or {}
+    target = answer.get("remote")
     entries: list[DataEntry] = []
     for (group, kind), (state, fix) in _STATES.items():
         value = raw.get(group)
@@ -297,7 +302,7 @@ def data_status(root: Path, *, remote: str | None = None, offline: bool = False)
     # a file gone from the work tree *and* the cache (a fresh clone) needs a pull, not a checkout
     uncached = {e.path for e in entries if e.state == "not in cache"}
     entries = [e for e in entries if not (e.state == "deleted" and e.path in uncached)]
-    return DataStatus(target.name if target else None, target is not None, tuple(entries))
+    return DataStatus(str(target) if target else None, bool(target), tuple(entries))
 
 
 # --- push and pull ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlgit import proc
 from mlgit.errors import CommandError, CommandTimeout, MlgitError
@@ -163,17 +164,27 @@ _PLUGINS = {"s3": "dvc_s3", "gs": "dvc_gs", "gcs": "dvc_gs", "azure": "dvc_azure
 
 
 def config_list(root: Path) -> dict[str, str]:
-    """DVC's merged configuration (`dvc config -l`): {"remote.NAME.url": ..., ...}.
+    """DVC's merged configuration (system, global, repo, local), flattened like `dvc config -l`:
+    {"core.remote": ..., "remote.NAME.url": ...}, relative local remote paths made absolute.
 
-    DVC resolves relative local remote paths to absolute ones here. The values can include
-    credentials from `config.local`: callers pick the keys they show.
+    Read in-process with DVC's own `Config` (0.1 s, it only reads files) instead of running
+    `dvc config -l` (0.3-0.4 s): every data command and `doctor` needs it first. The values
+    can include credentials from `config.local`: callers pick the keys they show.
     """
-    out = dvc(["config", "--list"], root).stdout
+    from dvc.config import Config, ConfigError
+
+    try:
+        conf = Config(dvc_dir=str(root / ".dvc"), validate=False)
+    except ConfigError as exc:
+        raise MlgitError(f"cannot read DVC's config: {exc}",
+                         hint="fix .dvc/config (or .dvc/config.local)") from exc
     values: dict[str, str] = {}
-    for line in out.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip()] = value.strip()
+    for section, options in conf.items():
+        for key, value in options.items():
+            if section == "remote" and isinstance(value, dict):
+                values.update({f"remote.{key}.{k}": str(v) for k, v in value.items()})
+            elif not isinstance(value, dict):
+                values[f"{section}.{key}"] = str(value)
     return values
 
 
@@ -182,19 +193,20 @@ def remote_modify(root: Path, name: str, option: str, value: str, *,
     dvc(["remote", "modify", *(["--local"] if local else []), name, option, value], root)
 
 
-def data_status(root: Path, *, remote: str | None = None, not_in_remote: bool = False,
-                timeout: float | None = None) -> dict[str, object]:
-    """`dvc data status --json`: uncommitted/committed changes, not_in_cache, not_in_remote."""
+def data_status(root: Path, *, remote: str | None = None,
+                offline: bool = False) -> dict[str, Any]:
+    """`dvc data status --json` against `remote` (default: the default remote; none: offline).
+
+    Returns {"remote", "url", "status"} (DVC's JSON: uncommitted, committed, not_in_cache,
+    not_in_remote), or {"unknown_remote", "known"}, or {"remote", "url", "remote_error"}.
+    """
     import json
 
-    args = ["data", "status", "--json"]
-    if not_in_remote:
-        args += ["--not-in-remote", *(["-r", remote] if remote else [])]
-    res = dvc(args, root, timeout=timeout, hint="rerun with --offline to skip the remote")
+    res = _api("status", {"remote": remote, "offline": offline}, root, stream=False)
     try:
-        data = json.loads(res.stdout or "{}")
-    except ValueError as exc:
-        raise MlgitError("`dvc data status --json` printed something that is not JSON",
+        data = json.loads(res.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        raise MlgitError("`dvc data status` gave no answer",
                          hint="rerun with --debug and report it") from exc
     return data if isinstance(data, dict) else {}
 
