@@ -248,3 +248,18 @@ def test_demo_step_pushes_experiments_and_runs_doctor(repo: Path, tmp_path: Path
     assert "0 errors" in printed
     assert in_remote(tmp_path / "remote", model_hash(repo, "exp/fast"))
     assert in_remote(tmp_path / "remote", model_hash(repo))
+
+
+def test_push_old_commits_to_a_remote_added_after_them(repo: Path, tmp_path: Path) -> None:
+    """DVC reads each commit's own config; a remote added today must still get old outputs."""
+    make_experiment(repo, "old", "0.5")
+    later = tmp_path / "later-remote"
+    run_mlgit("remote", "add", "later", str(later), cwd=repo)
+    commit_all(repo, "add a remote")
+    old = model_hash(repo, "exp/old")
+    run_mlgit("data", "push", "-r", "later", "exp/old", cwd=repo)
+    assert in_remote(later, old)
+    cached = repo / ".dvc" / "cache" / "files" / "md5" / old[:2] / old[2:]
+    cached.unlink()  # and fetch it back from there
+    run_mlgit("data", "pull", "-r", "later", "exp/old", cwd=repo)
+    assert cached.is_file()

@@ -129,8 +129,9 @@ def remote_add_cmd(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace a remote of that name.")] = False,
 ) -> None:
-    """Add a DVC remote. Credentials never go into it: use the environment (AWS_ACCESS_KEY_ID,
-    ...) or `dvc remote modify --local NAME OPTION VALUE`.
+    """Add a DVC remote (a directory, or S3-compatible storage with --endpoint-url).
+
+    Credentials never go in: use the environment or `dvc remote modify --local NAME KEY VALUE`.
 
     Example: mlgit remote add storage s3://bucket/project --endpoint-url http://127.0.0.1:9000
     """

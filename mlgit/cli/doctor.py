@@ -23,8 +23,7 @@ def register(app: typer.Typer) -> None:
 def doctor_cmd(json_out: JsonOpt = False) -> None:
     """Check git, DVC, the repository, remotes, unpushed experiments, tags and models.
 
-    Each finding has a status (ok, warn, error), one line, and the fix. Exits 1 if any finding
-    is an error.
+    Each finding: a status (ok, warn, error), one line, the fix. Exits 1 on any error.
     """
     from mlgit.doctor import run_checks
 
