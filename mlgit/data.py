@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,24 +156,20 @@ def _refuse_inline_secret(url: str) -> None:
                          "`dvc remote modify --local NAME password ...`")
 
 
-class _config_transaction:
+@contextmanager
+def _config_transaction(root: Path) -> Iterator[None]:
     """Restore DVC's config files if a multi-step change fails half-way."""
-
-    def __init__(self, root: Path):
-        self.files = [root / ".dvc" / "config", root / ".dvc" / "config.local"]
-        self.saved: dict[Path, bytes | None] = {}
-
-    def __enter__(self) -> None:
-        self.saved = {f: f.read_bytes() if f.is_file() else None for f in self.files}
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            return
-        for f, content in self.saved.items():
+    files = [root / ".dvc" / "config", root / ".dvc" / "config.local"]
+    saved = {f: f.read_bytes() if f.is_file() else None for f in files}
+    try:
+        yield
+    except BaseException:
+        for f, content in saved.items():
             if content is None:
                 f.unlink(missing_ok=True)
             else:
                 f.write_bytes(content)
+        raise
 
 
 # --- tracking files ---------------------------------------------------------------------------
@@ -358,6 +355,8 @@ def resolve_revisions(root: Path, refs: Sequence[str], all_experiments: bool) ->
     """Resolve every ref before anything runs: one unknown ref and nothing is transferred."""
     from mlgit.refs import resolve_rev
 
+    if not refs and not all_experiments:
+        return []
     config = load_config(root)
     revisions = [Revision(text, resolve_rev(root, text, config).sha) for text in refs]
     if all_experiments:

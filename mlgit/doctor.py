@@ -1,7 +1,7 @@
 """`mlgit doctor`: why something will not work, each finding with a status and the fix.
 
 Every check is a small function of a shared context; a check that cannot apply (no repo, no
-DVC) returns nothing. Checks only read: git plumbing, one `dvc config -l`, and for a cloud
+DVC) returns nothing. Checks only read: git plumbing, DVC's config files, and for a cloud
 remote one bounded DVC call that also asks for the promoted models' objects.
 """
 
@@ -26,8 +26,10 @@ SIGNING_GIT = (2, 34)  # SSH-signed commits and tags
 MIN_DVC, MAX_DVC = (3, 0), (4, 0)  # DVC 3 hashes (dvc#9818); pyproject pins <4
 REMOTE_TIMEOUT = 15.0
 REGISTRY_TAGS = ("*@v*", "*#*#*")
-_ASSIGN_TAG = re.compile(rf"(?P<name>{ARTIFACT_NAME.pattern}|[^#@]+={ARTIFACT_NAME.pattern})"
-                         r"#(?P<stage>[^#!]+)#(?P<n>\d+)")
+# GTO's stage assignment `NAME#STAGE#N` (`dir=name` for an artifact in dir/dvc.yaml); unassign
+# tags (`NAME#STAGE!#N`) do not match
+_ASSIGN_TAG = re.compile(rf"(?P<name>([a-zA-Z0-9\-_./]+=)?{ARTIFACT_NAME.pattern})"
+                         rf"#(?P<stage>{ARTIFACT_NAME.pattern})#(?P<n>[0-9]+)")
 _LIST_MAX = 5
 
 

@@ -81,9 +81,8 @@ def repro(root: Path, targets: Sequence[str] = (), *, force: bool = False, strea
     return dvc(args, root, stream=stream, hint="fix the failing stage, then rerun")
 
 
-def add(root: Path, paths: Sequence[str], *, stream: bool = False) -> None:
-    """`dvc add PATHS`; with `stream`, DVC's progress shows (large files take a while to hash)."""
-    dvc(["add", *([] if stream else ["-q"]), *paths], root, stream=stream)
+def add(root: Path, paths: Sequence[str]) -> None:
+    dvc(["add", "-q", *paths], root)
 
 
 def push(root: Path, *, remote: str | None = None, stream: bool = True,

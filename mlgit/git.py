@@ -392,22 +392,18 @@ def remote_names(root: Path) -> list[str]:
 
 
 def ls_remote_tags(root: Path, remote: str, *, timeout: float = 15.0) -> dict[str, str]:
-    """{tag name: object id} on `remote` (tag objects for annotated tags), via the network."""
+    """{tag name: object id} on `remote` (tag objects for annotated tags), via the network.
+
+    The timeout also bounds an ssh password prompt: a check must answer, not ask.
+    """
     res = proc.run(["git", "ls-remote", "--tags", "--refs", "--end-of-options", remote], root,
-                   timeout=timeout, env={"GIT_SSH_COMMAND": _batch_ssh()})
+                   timeout=timeout)
     tags = {}
     for line in res.stdout.splitlines():
         sha, _, ref = line.partition("\t")
         if ref.startswith("refs/tags/"):
             tags[ref.removeprefix("refs/tags/")] = sha
     return tags
-
-
-def _batch_ssh() -> str:
-    # never wait for a password or host-key prompt: a check must answer, not ask
-    import os
-
-    return os.environ.get("GIT_SSH_COMMAND", "ssh") + " -o BatchMode=yes"
 
 
 def tracked_paths(root: Path, paths: Sequence[str]) -> list[str]:
