@@ -159,17 +159,25 @@ def _refuse_inline_secret(url: str) -> None:
 @contextmanager
 def _config_transaction(root: Path) -> Iterator[None]:
     """Restore DVC's config files if a multi-step change fails half-way."""
-    files = [root / ".dvc" / "config", root / ".dvc" / "config.local"]
-    saved = {f: f.read_bytes() if f.is_file() else None for f in files}
+    saved = _snapshot([root / ".dvc" / "config", root / ".dvc" / "config.local"])
     try:
         yield
     except BaseException:
-        for f, content in saved.items():
-            if content is None:
-                f.unlink(missing_ok=True)
-            else:
-                f.write_bytes(content)
+        _restore(saved)
         raise
+
+
+def _snapshot(files: Sequence[Path]) -> dict[Path, bytes | None]:
+    return {f: f.read_bytes() if f.is_file() else None for f in files}
+
+
+def _restore(saved: dict[Path, bytes | None]) -> None:
+    """Put files back as `_snapshot` found them (absent ones removed)."""
+    for f, content in saved.items():
+        if content is None:
+            f.unlink(missing_ok=True)
+        else:
+            f.write_bytes(content)
 
 
 # --- tracking files ---------------------------------------------------------------------------
@@ -196,7 +204,7 @@ def add_data(root: Path, paths: Sequence[Path], *, commit: bool = False,
     if commit:
         git.ensure_identity(root)
     touched = [root / f"{r}.dvc" for r in rels] + [(root / r).parent / ".gitignore" for r in rels]
-    saved = {p: p.read_bytes() if p.is_file() else None for p in touched}
+    saved = _snapshot(touched)
     try:
         dvc.add(root, rels)
         # stage what DVC wrote, as `dvc add` advises: the .dvc files, and each .gitignore that
@@ -205,11 +213,7 @@ def add_data(root: Path, paths: Sequence[Path], *, commit: bool = False,
                   if p.is_file() and (p.suffix == ".dvc" or _ignores(p, rels))]
         git.add(root, staged)
     except BaseException:
-        for p, content in saved.items():
-            if content is None:
-                p.unlink(missing_ok=True)
-            else:
-                p.write_bytes(content)
+        _restore(saved)
         raise
     sha = None
     if commit:
