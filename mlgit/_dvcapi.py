@@ -17,22 +17,24 @@ exit 1 on failure.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 
 def _transfer(op: str, args: dict[str, Any]) -> dict[str, Any]:
+    from dvc.config import Config
     from dvc.repo import Repo
     from dvc.ui import ui
 
     ui.enable()  # as DVC's CLI does: progress bars decide for themselves whether to draw
     # DVC reads each commit's own .dvc/config while it walks the commits; a remote added since
     # (or a URL changed since) would be missing or stale there. Pin the work tree's definition.
-    with Repo(args["root"]) as repo:
-        name = args.get("remote") or repo.config["core"].get("remote")
-        if name not in repo.config["remote"]:
-            raise LookupError(f"remote '{name}' doesn't exist")
-        conf = dict(repo.config["remote"][name])
+    workspace = Config(dvc_dir=os.path.join(args["root"], ".dvc"))
+    name = args.get("remote") or workspace["core"].get("remote")
+    if name not in workspace["remote"]:
+        raise LookupError(f"remote '{name}' doesn't exist")
+    conf = dict(workspace["remote"][name])
     with Repo(args["root"], remote=name, remote_config=conf) as repo:
         func = repo.push if op == "push" else repo.fetch
         count = func(revs=args["revs"], workspace=False, remote=name, jobs=args.get("jobs"))
