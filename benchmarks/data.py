@@ -83,7 +83,7 @@ def show(label: str, rows: list[tuple[str, list[float]]]) -> None:
     for name, times in rows:
         ratio = min(times) / base
         print(f"  {name:<48} min {min(times):6.2f} s  median {statistics.median(times):6.2f} s"
-              f"  ({ratio:4.1f}x mlgit)")
+              f"  ({ratio:4.2f}x mlgit's time)")
 
 
 def main() -> None:
