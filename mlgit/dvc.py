@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlgit import proc
-from mlgit.errors import CommandError, MlgitError
+from mlgit.errors import CommandError, CommandTimeout, MlgitError
 
 DVC_ENV = {"DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATE_CHECK": "1"}
 
@@ -31,27 +33,40 @@ def dvc(
     hint: str | None = None,
     to_stderr: bool = False,
     own_group: bool = False,
+    timeout: float | None = None,
 ) -> proc.Result:
     """Run `dvc ARGS` in `cwd`. With `stream`, DVC's own progress goes to the terminal
     (`to_stderr` and `own_group`: see `proc.run`)."""
     return _run_dvc([*dvc_command(), *args], args, cwd, check=check, stream=stream, env=env,
-                    hint=hint, to_stderr=to_stderr, own_group=own_group)
+                    hint=hint, to_stderr=to_stderr, own_group=own_group, timeout=timeout)
 
 
 def _run_dvc(cmd: list[str], args: Sequence[str], cwd: str | Path, *, check: bool, stream: bool,
              env: dict[str, str] | None, hint: str | None, to_stderr: bool,
-             own_group: bool) -> proc.Result:
+             own_group: bool, timeout: float | None = None) -> proc.Result:
     full_env = {**DVC_ENV, **(env or {})}
     try:
         return proc.run(cmd, cwd, check=check, stream=stream, env=full_env, hint=hint,
-                        to_stderr=to_stderr, own_group=own_group)
+                        to_stderr=to_stderr, own_group=own_group, timeout=timeout)
+    except CommandTimeout:
+        raise
     except CommandError as exc:
         # name the DVC command, not the interpreter that runs it
         lines = (exc.stderr.strip() or exc.stdout.strip()).splitlines()
         detail = f": {lines[-1].strip()[:300]}" if lines else "; see above" if stream else ""
+        if dvc_error(exc.stderr):
+            detail = f": {dvc_error(exc.stderr)}"
         exc.message = f"`dvc {' '.join(args[:2])}` failed (exit {exc.returncode}){detail}"
         exc.args = (exc.message,)
         raise
+
+
+def dvc_error(stderr: str) -> str:
+    """DVC's own error line ("ERROR: ..."), without the support footer it prints after it."""
+    for line in stderr.splitlines():
+        if line.startswith("ERROR:"):
+            return line.removeprefix("ERROR:").strip()[:300]
+    return ""
 
 
 def is_dvc_repo(root: Path) -> bool:
@@ -219,3 +234,138 @@ def status_cloud(root: Path, targets: Sequence[str]) -> dict[str, str]:
 
 def fetch(root: Path, targets: Sequence[str]) -> proc.Result:
     return dvc(["fetch", "-q", *targets], root, check=False)
+
+
+def version() -> str | None:
+    """The installed DVC's version, read from package metadata (no import, no process)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("dvc")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def has_plugin(scheme: str) -> bool:
+    """Whether DVC can talk to `scheme://` remotes here (s3 needs dvc-s3, and so on)."""
+    from importlib.util import find_spec
+
+    module = _PLUGINS.get(scheme)
+    return module is None or find_spec(module) is not None
+
+
+_PLUGINS = {"s3": "dvc_s3", "gs": "dvc_gs", "gcs": "dvc_gs", "azure": "dvc_azure",
+            "ssh": "dvc_ssh", "hdfs": "dvc_hdfs", "webdav": "dvc_webdav",
+            "webdavs": "dvc_webdav", "oss": "dvc_oss", "gdrive": "dvc_gdrive"}
+
+
+def config_list(root: Path) -> dict[str, str]:
+    """DVC's merged configuration (system, global, repo, local), flattened like `dvc config -l`:
+    {"core.remote": ..., "remote.NAME.url": ...}, relative local remote paths made absolute.
+
+    Read in-process with DVC's own `Config` (0.1 s, it only reads files) instead of running
+    `dvc config -l` (0.3-0.4 s): every data command and `doctor` needs it first. The values
+    can include credentials from `config.local`: callers pick the keys they show.
+    """
+    from dvc.config import Config, ConfigError
+
+    try:
+        conf = Config(dvc_dir=str(root / ".dvc"), validate=False)
+    except ConfigError as exc:
+        raise MlgitError(f"cannot read DVC's config: {exc}",
+                         hint="fix .dvc/config (or .dvc/config.local)") from exc
+    values: dict[str, str] = {}
+    for section, options in conf.items():
+        for key, value in options.items():
+            if section == "remote" and isinstance(value, dict):
+                values.update({f"remote.{key}.{k}": str(v) for k, v in value.items()})
+            elif not isinstance(value, dict):
+                values[f"{section}.{key}"] = str(value)
+    return values
+
+
+def remote_modify(root: Path, name: str, option: str, value: str, *,
+                  local: bool = False) -> None:
+    dvc(["remote", "modify", *(["--local"] if local else []), name, option, value], root)
+
+
+def data_status(root: Path, *, remote: str | None = None,
+                offline: bool = False) -> dict[str, Any]:
+    """`dvc data status --json` against `remote` (default: the default remote; none: offline).
+
+    Returns {"remote", "url", "status"} (DVC's JSON: uncommitted, committed, not_in_cache,
+    not_in_remote), or {"unknown_remote", "known"}, or {"remote", "url", "remote_error"}.
+    """
+    import json
+
+    res = _api("status", {"remote": remote, "offline": offline}, root, stream=False)
+    try:
+        data = json.loads(res.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        raise MlgitError("`dvc data status` gave no answer",
+                         hint="rerun with --debug and report it") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _api(op: str, payload: dict[str, object], root: Path, *, stream: bool,
+         timeout: float | None = None, env: dict[str, str] | None = None) -> proc.Result:
+    """Run one operation of `mlgit/_dvcapi.py` (DVC's Python API) in a DVC subprocess."""
+    import json
+
+    script = Path(__file__).with_name("_dvcapi.py")
+    cmd = [sys.executable, "-P", str(script), op, json.dumps({"root": str(root), **payload})]
+    try:
+        return proc.run(cmd, root, stream=stream, env={**DVC_ENV, **(env or {})},
+                        timeout=timeout)
+    except CommandError as exc:
+        if isinstance(exc, CommandTimeout):
+            exc.message = f"DVC did not answer within {timeout:g} s ({op}); stopped it"
+        elif stream and not exc.stderr:
+            exc.message = f"DVC {op} failed (exit {exc.returncode}); see above"
+        else:
+            exc.message = f"DVC {op} failed: {dvc_error(exc.stderr) or exc.stderr.strip()[:300]}"
+        exc.args = (exc.message,)
+        raise
+
+
+def push_revs(root: Path, revs: Sequence[str], *, remote: str | None = None,
+              stream: bool = True) -> proc.Result:
+    """Push the outputs recorded at the commits `revs` (no checkout; one DVC process)."""
+    return _api("push", {"revs": list(revs), "remote": remote}, root, stream=stream)
+
+
+def fetch_revs(root: Path, revs: Sequence[str], *, remote: str | None = None,
+               stream: bool = True) -> proc.Result:
+    """Fetch the outputs recorded at the commits `revs` into the cache (no checkout)."""
+    return _api("fetch", {"revs": list(revs), "remote": remote}, root, stream=stream)
+
+
+@dataclass(frozen=True)
+class RemoteCheck:
+    reachable: bool
+    error: str | None  # why not, in one line
+    exists: bool  # the remote's path (DVC creates it on the first push)
+    bucket_exists: bool  # for cloud remotes: the bucket/container that path lives in
+    missing: frozenset[str]  # of the hashes asked about, those the remote lacks
+
+
+def check_remote(root: Path, remote: str | None, hashes: Sequence[str] = (),
+                 legacy_hashes: Sequence[str] = (), *, timeout: float = 20.0) -> RemoteCheck:
+    """Ask the remote (through DVC's filesystem) whether it answers and which hashes it holds.
+
+    Cloud SDKs retry a refused connection for several seconds; one attempt is enough to tell a
+    user "unreachable", and the timeout bounds a server that never answers.
+    """
+    import json
+
+    res = _api("check", {"remote": remote, "hashes": list(hashes),
+                         "legacy_hashes": list(legacy_hashes)}, root, stream=False,
+               timeout=timeout, env={"AWS_MAX_ATTEMPTS": "1", "AWS_RETRY_MODE": "standard"})
+    try:
+        data = json.loads(res.stdout.strip().splitlines()[-1])
+        return RemoteCheck(bool(data["reachable"]), data.get("error"), bool(data.get("exists")),
+                           bool(data.get("root_exists", True)),
+                           frozenset(map(str, data.get("missing") or ())))
+    except (ValueError, IndexError, KeyError, TypeError) as exc:
+        raise MlgitError("the DVC remote check gave no answer",
+                         hint="rerun with --debug and report it") from exc

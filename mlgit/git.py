@@ -87,7 +87,7 @@ def config_get(root: Path, key: str) -> str | None:
 
 def rev_parse(root: Path, rev: str) -> str | None:
     """The commit SHA `rev` names, or None. `rev` is data: it can never become an option."""
-    if not rev or rev.startswith("-"):
+    if not rev or rev.startswith("-") or "\0" in rev:  # a NUL cannot even be an argument
         return None
     res = proc.run(["git", "rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"],
                    root, check=False)
@@ -363,10 +363,6 @@ def worktree_paths(root: Path) -> list[Path]:
     return [Path(line[9:]) for line in out.splitlines() if line.startswith("worktree ")]
 
 
-def worktree_prune(root: Path) -> None:
-    proc.run(["git", "worktree", "prune"], root, check=False)
-
-
 def checked_out_branches(root: Path) -> list[str]:
     """Branches checked out in any worktree of the repository (short names)."""
     out = git(["worktree", "list", "--porcelain"], root)
@@ -561,6 +557,17 @@ def verify_tag(root: Path, name: str) -> tuple[bool, str]:
     text = (res.stderr.strip() or res.stdout.strip()).splitlines()
     return res.returncode == 0, (text[-1] if text else "")
 
+# --- versions and remotes (for `mlgit doctor`) -----------------------------------------------
+
+
+def version() -> tuple[int, ...] | None:
+    """The git binary's version, e.g. (2, 39, 5); None if it cannot be read."""
+    import re
+
+    res = proc.run(["git", "--version"], ".", check=False)
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", res.stdout)
+    return tuple(int(x) for x in found.groups() if x is not None) if found else None
+
 
 def remote_names(root: Path) -> list[str]:
     return git(["remote"], root).split()
@@ -569,3 +576,24 @@ def remote_names(root: Path) -> list[str]:
 def push_refs(root: Path, remote: str, refs: Sequence[str]) -> None:
     """Push `refs` to `remote` all or nothing (`--atomic`)."""
     git(["push", "--atomic", "-q", "--", remote, *(f"{r}:{r}" for r in refs)], root)
+
+def ls_remote_tags(root: Path, remote: str, *, timeout: float = 15.0) -> dict[str, str]:
+    """{tag name: object id} on `remote` (tag objects for annotated tags), via the network.
+
+    The timeout also bounds an ssh password prompt: a check must answer, not ask.
+    """
+    res = proc.run(["git", "ls-remote", "--tags", "--refs", "--end-of-options", remote], root,
+                   timeout=timeout)
+    tags = {}
+    for line in res.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/tags/"):
+            tags[ref.removeprefix("refs/tags/")] = sha
+    return tags
+
+
+def tracked_paths(root: Path, paths: Sequence[str]) -> list[str]:
+    """Those of `paths` (files or directories) that hold files tracked by Git."""
+    out = git(["--literal-pathspecs", "ls-files", "-z", "--", *paths], root) if paths else ""
+    files = [f for f in out.split("\0") if f]
+    return [p for p in paths if any(f == p or f.startswith(p.rstrip("/") + "/") for f in files)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,3 +110,29 @@ def parse_dvcfile(text: str | bytes, dvcfile: str) -> TrackedData:
         data.get("wdir") else base
     outs, legacy = _files(raw, wdir)
     return TrackedData(dvcfile, outs, legacy)
+
+def parse_dvc_file(text: str | bytes, dvcfile: str) -> tuple[tuple[LockedFile, ...], bool]:
+    """The outputs a `.dvc` file (written by `dvc add`) records, and whether DVC 2 hashed them."""
+    import posixpath
+
+    data = load_yaml(text, dvcfile) or {}
+    return _files(data.get("outs") if isinstance(data, dict) else None, posixpath.dirname(dvcfile))
+
+
+def recorded_output(read: Callable[[str, str], bytes | None], rev: str, path: str,
+                    dvclock: str = "dvc.lock") -> tuple[LockedFile, bool] | None:
+    """How commit `rev` records the output `path`: from a stage in `dvclock`, else from
+    `path.dvc` (`dvc add`); with whether DVC 2 hashed it. `read(rev, path)` reads Git objects
+    (`ObjectReader.read`), so no checkout is needed."""
+    text = read(rev, dvclock)
+    if text is not None:
+        lock = parse_lock(text, dvclock)
+        out = lock.outputs().get(path)
+        if out is not None and out.hash:
+            return out, lock.legacy_hashes
+    text = read(rev, path + ".dvc")
+    if text is not None:
+        outs, legacy = parse_dvc_file(text, path + ".dvc")
+        if outs and outs[0].hash:
+            return outs[0], legacy
+    return None

@@ -11,6 +11,7 @@ from mlgit.errors import MlgitError, UsageError
 
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")
 _FILE = re.compile(r"[A-Za-z0-9_./-]+\.(yaml|yml|json|toml|py)")
+_EXP_FLOAT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+")
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -73,6 +74,10 @@ def parse_value(text: str) -> Any:
     """Type a value like a YAML scalar: 0.1 -> float, true -> bool, [1,2] -> list."""
     import yaml
 
+    if _EXP_FLOAT.fullmatch(text.strip()):
+        # YAML 1.1 (PyYAML) reads 1e-5 as a string; DVC's params (YAML 1.2) and `dvc exp run
+        # -S` read it as a number, and so must we (found by tests/test_properties.py)
+        return float(text)
     try:
         value = yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError as exc:
@@ -92,7 +97,7 @@ def parse_override(text: str, default_file: str = "params.yaml") -> Override:
     file = default_file
     if ":" in lhs:
         file, _, lhs = lhs.rpartition(":")
-        if not _FILE.fullmatch(file) or ".." in file.split("/") or file.startswith("/"):
+        if not _FILE.fullmatch(file) or ".." in file.split("/") or file.startswith(("/", "-")):
             raise UsageError(f"-S '{text}': '{file}' is not a params file inside the repo",
                              hint="write -S other.yaml:key=value with a relative path")
     key = lhs.strip()

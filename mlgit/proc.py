@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlgit.errors import CommandError, Interrupted, MlgitError
+from mlgit.errors import CommandError, CommandTimeout, Interrupted, MlgitError
 
 log = logging.getLogger("mlgit")
 
@@ -63,6 +63,7 @@ def run(
     hint: str | None = None,
     to_stderr: bool = False,
     own_group: bool = False,
+    timeout: float | None = None,
 ) -> Result:
     """Run `cmd` (a list, never a shell string). With `stream`, output goes to our terminal
     (with `to_stderr`, all of it to our stderr, so our stdout stays clean for --json).
@@ -73,6 +74,9 @@ def run(
 
     Inside `cancellable(event)` (a worker thread), setting the event stops the child the same
     way and raises `Interrupted` in that thread, so its `finally` blocks clean up.
+
+    With `timeout` (seconds), a child that does not finish in time is stopped and reaped, and a
+    `CommandTimeout` says so: checks of remote servers must answer quickly, never hang.
     """
     args = [str(a) for a in cmd]
     log.debug("run: %s (cwd=%s)", args, cwd)
@@ -100,7 +104,10 @@ def run(
             exit_code=127,
         ) from exc
     try:
-        out, err = _communicate(proc, input, cancel)
+        out, err = _communicate(proc, input, cancel, timeout)
+    except subprocess.TimeoutExpired as exc:
+        stop_process(proc, grace=1.0, group=own_group)
+        raise CommandTimeout(args, timeout or 0.0, hint=hint) from exc
     except BaseException:
         stop_process(proc, group=own_group)
         raise
@@ -159,11 +166,16 @@ def cancellable(event: threading.Event) -> Iterator[None]:
         _cancel.reset(token)
 
 
-def _communicate(proc: subprocess.Popen[str], input: str | None,
-                 cancel: threading.Event | None) -> tuple[str | None, str | None]:
+def _communicate(proc: subprocess.Popen[str], input: str | None, cancel: threading.Event | None,
+                 timeout: float | None = None) -> tuple[str | None, str | None]:
     if cancel is None:
-        return proc.communicate(input)
+        return proc.communicate(input, timeout=timeout)
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
+        if deadline is not None and time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout or 0.0)
         try:
             return proc.communicate(input, timeout=0.2)
         except subprocess.TimeoutExpired:
