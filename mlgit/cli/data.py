@@ -170,20 +170,20 @@ def demo_step(ctx: DemoContext) -> None:
     from mlgit.doctor import run_checks
     from mlgit.render import rich_table
 
-    _say("Data: what is not pushed yet", "mlgit data status")
+    _say("8. Data: what is not pushed yet", "mlgit data status")
     status = data_status(ctx.project)
     if status.clean:
         out().print("[green]✓[/green] everything is pushed")
     else:
         out().print(rich_table(None, ["path", "state"],
                                [(e.path, e.state) for e in status.entries]))
-    _say("Push the outputs of every experiment, so any of them can be rebuilt elsewhere",
+    _say("   Push the outputs of every experiment, so any of them can be rebuilt elsewhere",
          "mlgit data push --all-experiments")
     result = push_data(ctx.project, all_experiments=True)
     push_data(ctx.project)  # and the current commit's
     out().print(f"[green]✓[/green] outputs of {len(result.revisions)} experiment branches and "
                 f"the current commit are in remote '{result.remote}'")
-    _say("Is everything in order?", "mlgit doctor")
+    _say("   Is everything in order?", "mlgit doctor")
     report = run_checks(ctx.project)
     from mlgit.cli.doctor import render_report
 
