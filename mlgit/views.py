@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlgit.metrics import DVC_YAML
 from mlgit.render import csv_text, fmt_value, md_escape, md_table
 
 if TYPE_CHECKING:
@@ -111,7 +112,8 @@ def cell_state(result: CompareResult, row: CompareRow, column: str) -> str:
     if column in row.metrics or column in row.params:
         return "value"
     file = result.column_files.get(column)
-    return "error" if file is not None and file in row.errors else "missing"
+    broken = (file is not None and file in row.errors) or DVC_YAML in row.errors
+    return "error" if broken else "missing"
 
 
 def compare_columns(result: CompareResult) -> list[str]:
@@ -123,7 +125,7 @@ def compare_rows(result: CompareResult, precision: int | None) -> list[list[Any]
     rows = []
     for row in result.rows:
         cells: list[Any] = [row.ref, row.sha[:7] if precision is not None else row.sha,
-                            row.date[:16].replace("T", " ") if precision is not None
+                            row.date[:10] if precision is not None
                             else row.date]
         for col in (*result.metric_columns, *result.param_columns):
             value = row.metrics.get(col, row.params.get(col))

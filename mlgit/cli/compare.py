@@ -14,6 +14,8 @@ import typer
 from mlgit.cli._common import JsonOpt, err, out, print_json, print_text, repo_root
 
 if TYPE_CHECKING:
+    from mlgit.cli.demo import DemoContext
+    from mlgit.compare import CompareResult
     from mlgit.diffing import DiffResult
 
 
@@ -35,7 +37,7 @@ STATUS_STYLE = {"better": "green", "worse": "red", "error": "bold red", "added":
 
 
 def register(app: typer.Typer) -> None:
-    # compare_cmd: registered once compare.py lands
+    app.command("compare", help=compare_cmd.__doc__)(compare_cmd)
     app.command("diff", help=diff_cmd.__doc__)(diff_cmd)
 
 
@@ -44,6 +46,146 @@ def _warn(messages: Any) -> None:
 
     for message in messages:
         err().print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+
+
+# --- compare ------------------------------------------------------------------------------------
+
+
+def compare_cmd(
+    refs: Annotated[list[str] | None, typer.Argument(
+        help="Revisions or glob patterns ('exp/*'). Default: the base branch, the current "
+        "branch and every experiment branch.", show_default=False)] = None,
+    all_branches: Annotated[bool, typer.Option(
+        "--all-branches", "-a", help="Every local branch.")] = False,
+    tags: Annotated[bool, typer.Option("--tags", "-T", help="Every tag too.")] = False,
+    sort: Annotated[str | None, typer.Option(
+        "--sort", "-s", help="Sort by this metric or param (default: the primary metric).",
+        show_default=False)] = None,
+    ascending: Annotated[bool | None, typer.Option(
+        "--asc/--desc", help="Sort order (default: best first).", show_default=False)] = None,
+    only_changed: Annotated[bool, typer.Option(
+        "--only-changed", help="Only metrics and params whose values differ between refs.")
+    ] = False,
+    columns: Annotated[list[str] | None, typer.Option(
+        "--columns", "-c", help="Only these metrics/params (comma-separated names or globs; "
+        "repeatable).", show_default=False)] = None,
+    all_params: Annotated[bool, typer.Option(
+        "--all-params", help="All params, not only those that differ.")] = False,
+    fmt: FormatOpt = Format.table,
+    json_out: JsonOpt = False,
+    precision: PrecisionOpt = 4,
+    chart: Annotated[bool, typer.Option(
+        "--chart", help="Add a bar chart of the primary metric (Mermaid with --format md).")
+    ] = False,
+) -> None:
+    """Metrics and params of many branches side by side, best first, from Git objects alone.
+
+    Example: mlgit compare 'exp/*' --sort loss --format md --chart
+    """
+    from mlgit.compare import compare_revisions
+
+    wanted = [c.strip() for item in columns or [] for c in item.split(",") if c.strip()]
+    result = compare_revisions(
+        repo_root(), refs or [], all_branches=all_branches, tags=tags, sort=sort,
+        descending=None if ascending is None else not ascending, only_changed=only_changed,
+        columns=wanted, all_params=all_params)
+    fmt = Format.json if json_out else fmt
+    if fmt is Format.json:
+        print_json("compare", result)
+        return
+    _warn(result.warnings)
+    if fmt is Format.md:
+        from mlgit.views import render_compare_markdown
+
+        print_text(render_compare_markdown(result, precision, chart=chart))
+    elif fmt is Format.csv:
+        from mlgit.views import render_compare_csv
+
+        print_text(render_compare_csv(result))
+    else:
+        print_compare_table(result, precision, chart=chart)
+
+
+def print_compare_table(result: CompareResult, precision: int, *, chart: bool = False) -> None:
+    """A rich table: best row marked ★, metrics coloured better/worse than the base branch."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    from mlgit.views import BEST_MARK, cell_state, compare_columns, compare_rows
+
+    base = next((r for r in result.rows if r.ref == result.base), None)
+    table_rows = []
+    for cells, row in zip(compare_rows(result, precision), result.rows, strict=True):
+        ref = Text(f"{BEST_MARK} " if row.best else "  ", style="bold yellow")
+        ref.append(cells[0], style="bold" if row.best else "")
+        line: list[Any] = [ref]
+        line += [Text(c, style="dim") for c in cells[1:3]]
+        cols = (*result.metric_columns, *result.param_columns)
+        for col, text in zip(cols, cells[3:], strict=True):
+            state = cell_state(result, row, col)
+            style = {"error": "bold red", "missing": "dim"}.get(state, "")
+            if state == "value" and col in result.metric_columns and base is not None \
+                    and row is not base:
+                style = _versus(row.metrics.get(col), base.metrics.get(col),
+                                result.directions.get(col, "max"))
+            line.append(Text(text, style=style))
+        table_rows.append(line)
+    headers = [escape(c) for c in compare_columns(result)]
+    n_params = len(result.param_columns)
+    for i in range(len(headers) - n_params, len(headers)):
+        headers[i] = f"[cyan]{headers[i]}[/cyan]"  # params, told apart from metrics
+    order = "desc" if result.descending else "asc"
+    title = f"{len(result.rows)} refs" + (
+        f" · sorted by {escape(result.sort_by)} ({order})" if result.sort_by else "") + (
+        f" · {BEST_MARK} best {escape(result.metric)}" if result.metric else "") + (
+        " · [cyan]params[/cyan]" if n_params else "")
+    out().print(_wide_table(title, headers, table_rows))
+    if chart:
+        _print_chart(result, precision)
+
+
+def _wide_table(title: str, headers: list[str], rows: list[list[Any]]) -> Any:
+    """Values never wrap or shrink (a number split over two lines misleads); long ref names
+    and headers are shortened with an ellipsis when the terminal is too narrow."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for i, header in enumerate(headers):
+        widest = max((len(str(r[i])) for r in rows), default=1)
+        table.add_column(header, justify="left" if i < 3 else "right", no_wrap=True,
+                         min_width=widest if i else min(widest, 14),
+                         overflow="ellipsis")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _versus(value: Any, base: Any, direction: str) -> str:
+    from mlgit.diffing import compare_values
+
+    status = compare_values(base, value, direction)[2] if base is not None else "same"
+    return {"better": "green", "worse": "red"}.get(status, "")
+
+
+def _print_chart(result: CompareResult, precision: int) -> None:
+    from rich.markup import escape
+
+    from mlgit.render import fmt_value
+    from mlgit.views import chart_points
+
+    points = chart_points(result)
+    if not points or result.metric is None:
+        return
+    low, high = min(v for _, v, _ in points), max(v for _, v, _ in points)
+    start = 0.0 if low >= 0 else low
+    span = (high - start) or 1.0
+    width = max(len(ref) for ref, _, _ in points)
+    out().print(f"[bold]{escape(result.metric)}[/bold]")
+    for ref, value, best in points:
+        bar = "█" * max(1, round((value - start) / span * 40))
+        colour = "yellow" if best else "blue"
+        out().print(f"{escape(ref.ljust(width))} [{colour}]{bar}[/{colour}] "
+                    f"{fmt_value(value, precision)}", highlight=False)
 
 
 # --- diff ---------------------------------------------------------------------------------------
@@ -133,3 +275,37 @@ def _print_diff_tables(result: DiffResult, precision: int, show_all: bool) -> No
                                [[Text(f.path), f.role, Text(f.stage), short_hash(f.old),
                                  short_hash(f.new)]
                                 for f in files]))
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+def demo_step(ctx: DemoContext) -> None:
+    """Narrate compare and diff on the demo project, after the experiments step made `exp/*`."""
+    from mlgit.cli.demo import _say
+    from mlgit.compare import compare_revisions
+    from mlgit.diffing import diff_revisions
+
+    _say("Which experiment is best? Every branch, read straight from Git objects",
+         "mlgit compare --chart")
+    result = compare_revisions(ctx.project)
+    print_compare_table(result, 4, chart=True)
+    best = _best_experiment(result)
+    if best is None or result.base is None:
+        out().print("No experiment branches to compare yet.")
+        return
+    ctx.notes["best_experiment"] = best
+    _say(f"What did {best} change? Metrics, params, and whether data or model changed",
+         f"mlgit diff {result.base} {best}")
+    _print_diff_tables(diff_revisions(ctx.project, result.base, best), 4, False)
+
+
+def _best_experiment(result: CompareResult) -> str | None:
+    """The experiment row with the best primary metric (the first experiment if none has it)."""
+    exps = [r for r in result.rows if r.kind == "experiment"]
+    metric = result.metric
+    scored = [r for r in exps if metric and isinstance(r.metrics.get(metric), int | float)]
+    if scored and metric:
+        pick = max if result.direction != "min" else min
+        return pick(scored, key=lambda r: r.metrics[metric]).ref
+    return exps[0].ref if exps else None
