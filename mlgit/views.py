@@ -104,6 +104,19 @@ def render_diff_markdown(result: DiffResult, precision: int = 4, *,
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
+def render_diff_csv(result: DiffResult, *, show_all: bool = False) -> str:
+    """One row per metric, changed param and changed dvc.lock entry; full precision."""
+    rows: list[list[Any]] = []
+    for m in result.metrics:
+        rows.append(["metric", m.name, m.file, m.old, m.new, m.change, m.rel_change, m.status])
+    for p in result.params if show_all else result.changed_params:
+        rows.append(["param", p.name, p.file, p.old, p.new, None, None, p.status])
+    for f in result.files if show_all else result.changed_files:
+        rows.append([f.role, f.path, "dvc.lock", f.old, f.new, None, None, f.status])
+    return csv_text(["kind", "name", "file", "old", "new", "change", "rel_change", "status"],
+                    rows)
+
+
 # --- compare ------------------------------------------------------------------------------------
 
 
