@@ -222,3 +222,23 @@ def test_repo_without_dvc_yaml(empty_repo: Path) -> None:
     data = compare_json(empty_repo)
     assert [r["ref"] for r in data["rows"]] == ["main"]
     assert data["metric"] is None and data["rows"][0]["metrics"] == {}
+
+
+def test_demo_step_compares_then_diffs_the_best_experiment(branches: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import run_env
+
+    code = ("from pathlib import Path\n"
+            "from mlgit.cli.compare import demo_step\n"
+            "from mlgit.cli.demo import DemoContext\n"
+            "ctx = DemoContext(base=Path('..'), project=Path('.').resolve(), template='minimal')\n"
+            "demo_step(ctx)\n"
+            "print('best:', ctx.notes['best_experiment'])\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=branches, env=run_env(),
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "mlgit compare --chart" in res.stdout and "█" in res.stdout
+    assert "mlgit diff main exp/good" in res.stdout and "train.lr" in res.stdout
+    assert res.stdout.strip().endswith("best: exp/good")
