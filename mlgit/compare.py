@@ -8,7 +8,6 @@ this is what keeps hundreds of branches under a second where `dvc exp show -a` t
 from __future__ import annotations
 
 import fnmatch
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from typing import Any
 from mlgit import git
 from mlgit.config import Config, infer_direction, load_config
 from mlgit.errors import NotFoundError, UsageError
-from mlgit.metrics import RevisionData, name_columns, read_revisions
+from mlgit.metrics import RevisionData, is_number, name_columns, read_revisions
 from mlgit.refs import resolve_rev
 
 _GLOB = set("*?[")
@@ -147,12 +146,8 @@ def _columns(data: list[RevisionData], part: str) -> list[tuple[str, str]]:
                               for k in vals))
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _sort_key(value: Any, descending: bool) -> tuple[int, Any]:
-    if _is_number(value):
+    if is_number(value):
         return (0, -value if descending else value)
     if value is None:
         return (2, "")
@@ -236,7 +231,7 @@ def compare_revisions(
 
     best_row = None
     if primary:
-        scored = [r for r in rows if _is_number(r.metrics.get(primary))]
+        scored = [r for r in rows if is_number(r.metrics.get(primary))]
         if scored:
             pick = max if directions[primary] == "max" else min
             best_row = pick(scored, key=lambda r: r.metrics[primary])

@@ -20,6 +20,7 @@ A file that is declared but absent is recorded in `missing`; one that does not p
 
 from __future__ import annotations
 
+import math
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -314,6 +315,11 @@ def read_revision(reader: ObjectReader, rev: str) -> RevisionData:
 def read_worktree(root: Path) -> RevisionData:
     """The same for the work tree (uncommitted changes count, as with `dvc metrics diff`)."""
     return _collect(_WorktreeStore(root), [(WORKSPACE, None)], True, _Parsed())[0]
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): what can be compared, charted and sorted by."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def name_columns(pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:

@@ -153,6 +153,25 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
+def _emit(command: str, result: Any, fmt: Format, json_out: bool,
+          consoles: tuple[Any, Any] | None, *, md: Callable[[], str], csv: Callable[[], str],
+          table: Callable[[Any], None]) -> None:
+    """JSON, or warnings on stderr and then Markdown, CSV or a table on stdout."""
+    if json_out or fmt is Format.json:
+        _json(command, result)
+        return
+    from mlgit.tables import print_warnings
+
+    out, err = consoles or _consoles()
+    print_warnings(err, result.warnings)
+    if fmt is Format.md:
+        _write(md())
+    elif fmt is Format.csv:
+        _write(csv())
+    else:
+        table(out)
+
+
 def run_compare(root: Path, refs: Sequence[str] = (), *, all_branches: bool = False,
                 tags: bool = False, sort: str | None = None, ascending: bool | None = None,
                 only_changed: bool = False, columns: Sequence[str] = (),
@@ -167,19 +186,12 @@ def run_compare(root: Path, refs: Sequence[str] = (), *, all_branches: bool = Fa
         root, refs, all_branches=all_branches, tags=tags, sort=sort,
         descending=None if ascending is None else not ascending, only_changed=only_changed,
         columns=wanted, all_params=all_params)
-    if json_out or fmt is Format.json:
-        _json("compare", result)
-        return
-    out, err = consoles or _consoles()
     from mlgit import tables, views
 
-    tables.print_warnings(err, result.warnings)
-    if fmt is Format.md:
-        _write(views.render_compare_markdown(result, precision, chart=chart))
-    elif fmt is Format.csv:
-        _write(views.render_compare_csv(result))
-    else:
-        tables.print_compare_table(out, result, precision, chart=chart)
+    _emit("compare", result, fmt, json_out, consoles,
+          md=lambda: views.render_compare_markdown(result, precision, chart=chart),
+          csv=lambda: views.render_compare_csv(result),
+          table=lambda out: tables.print_compare_table(out, result, precision, chart=chart))
 
 
 def run_diff(root: Path, a: str | None = None, b: str | None = None, *,
@@ -189,19 +201,12 @@ def run_diff(root: Path, a: str | None = None, b: str | None = None, *,
     from mlgit.diffing import diff_revisions
 
     result = diff_revisions(root, a, b)
-    if json_out or fmt is Format.json:
-        _json("diff", result)
-        return
-    out, err = consoles or _consoles()
     from mlgit import tables, views
 
-    tables.print_warnings(err, result.warnings)
-    if fmt is Format.md:
-        _write(views.render_diff_markdown(result, precision, show_all=show_all))
-    elif fmt is Format.csv:
-        _write(views.render_diff_csv(result, show_all=show_all))
-    else:
-        tables.print_diff_tables(out, result, precision, show_all)
+    _emit("diff", result, fmt, json_out, consoles,
+          md=lambda: views.render_diff_markdown(result, precision, show_all=show_all),
+          csv=lambda: views.render_diff_csv(result, show_all=show_all),
+          table=lambda out: tables.print_diff_tables(out, result, precision, show_all))
 
 
 # --- the front door ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlgit.metrics import DVC_YAML
+from mlgit.metrics import DVC_YAML, is_number
 from mlgit.render import csv_text, fmt_value, md_escape, md_table
 
 if TYPE_CHECKING:
@@ -194,7 +194,7 @@ def mermaid_chart(result: CompareResult, precision: int = 4) -> str:
     nothing is uploaded anywhere). Refs without a numeric value are left out."""
     metric = result.metric
     points = [(r.ref, r.metrics[metric]) for r in result.rows
-              if metric and _plottable(r.metrics.get(metric))]
+              if metric and is_number(r.metrics.get(metric))]
     if not metric or not points:
         return "_No numeric values of the primary metric to chart._\n"
     xs = ", ".join(f'"{_mermaid_label(ref)}"' for ref, _ in points)
@@ -207,13 +207,8 @@ def mermaid_chart(result: CompareResult, precision: int = 4) -> str:
             f"    bar [{ys}]\n```\n")
 
 
-def _plottable(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
 def chart_points(result: CompareResult) -> Sequence[tuple[str, float, bool]]:
     """(ref, primary metric value, best?) for a terminal bar chart."""
     metric = result.metric
     return [(r.ref, float(r.metrics[metric]), r.best) for r in result.rows
-            if metric and _plottable(r.metrics.get(metric))]
+            if metric and is_number(r.metrics.get(metric))]

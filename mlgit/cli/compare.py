@@ -21,9 +21,8 @@ if TYPE_CHECKING:
 
 def _opt(opts: Sequence[Opt], name: str) -> Any:
     o = option(opts, name)
-    bounds = {k: v for k, v in (("min", o.minimum), ("max", o.maximum)) if v is not None}
     return typer.Option(*o.decls, help=o.help, show_default=o.kind not in ("str", "list"),
-                        **bounds)
+                        min=o.minimum, max=o.maximum)
 
 
 def register(app: typer.Typer) -> None:
@@ -102,9 +101,11 @@ def demo_step(ctx: DemoContext) -> None:
 
 def _best_experiment(result: CompareResult) -> str | None:
     """The experiment row with the best primary metric (the first experiment if none has it)."""
+    from mlgit.metrics import is_number
+
     exps = [r for r in result.rows if r.kind == "experiment"]
     metric = result.metric
-    scored = [r for r in exps if metric and isinstance(r.metrics.get(metric), int | float)]
+    scored = [r for r in exps if metric and is_number(r.metrics.get(metric))]
     if scored and metric:
         pick = max if result.direction != "min" else min
         return pick(scored, key=lambda r: r.metrics[metric]).ref
