@@ -318,15 +318,20 @@ class ObjectReader:
         """(object id, type, content) for each `rev:path` or object name, None where absent.
 
         All requests go out at once and the answers are read as they come: one round trip for
-        any number of objects instead of one per object. A writer thread feeds git when the
-        requests are larger than a pipe buffer, so neither side can block the other.
+        any number of objects instead of one per object.
         """
-        wanted = [i for i, n in enumerate(names) if "\n" not in n]
-        results: list[tuple[str, str, bytes] | None] = [None] * len(names)
-        if not wanted:
-            return results
+        return list(self.iter_many(names))
+
+    def iter_many(self, names: Sequence[str]) -> Iterator[tuple[str, str, bytes] | None]:
+        """`read_many`, yielding each answer as soon as git gives it, so the caller can work
+        on one object while git looks up the next. Consume it to the end.
+
+        A writer thread feeds git when the requests are larger than a pipe buffer, so neither
+        side can block the other.
+        """
+        wanted = ["\n" not in n for n in names]
         stdin, stdout = self._pipes()
-        payload = b"".join(names[i].encode() + b"\n" for i in wanted)
+        payload = b"".join(n.encode() + b"\n" for n, ok in zip(names, wanted, strict=True) if ok)
         writer = None
         if len(payload) <= 4096:  # fits in any pipe buffer: cannot block
             stdin.write(payload)
@@ -335,12 +340,11 @@ class ObjectReader:
             writer = threading.Thread(target=_write_all, args=(stdin, payload), daemon=True)
             writer.start()
         try:
-            for i in wanted:
-                results[i] = self._response(stdout)
+            for ok in wanted:
+                yield self._response(stdout) if ok else None
         finally:
             if writer is not None:
                 writer.join()
-        return results
 
     def read(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at `rev`, or None if the file is not there."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import posixpath
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -82,8 +82,8 @@ class Blob:
 
 
 class _Store(Protocol):
-    def fetch(self, wants: Sequence[tuple[str | None, str]]) -> list[Blob | None]:
-        """Bytes of each (commit, path); None where the file is absent."""
+    def fetch(self, wants: Sequence[tuple[str | None, str]]) -> Iterator[Blob | None]:
+        """Bytes of each (commit, path), in order, as they come; None where absent."""
 
 
 def _inside_repo(path: str) -> bool:
@@ -96,27 +96,23 @@ class _GitStore:
     def __init__(self, reader: ObjectReader):
         self.reader = reader
 
-    def fetch(self, wants: Sequence[tuple[str | None, str]]) -> list[Blob | None]:
+    def fetch(self, wants: Sequence[tuple[str | None, str]]) -> Iterator[Blob | None]:
         names = [f"{sha}:{path}" if _inside_repo(path) else "\n" for sha, path in wants]
-        out: list[Blob | None] = []
-        for got in self.reader.read_many(names):
-            out.append(Blob(got[0], got[2]) if got is not None and got[1] == "blob" else None)
-        return out
+        for got in self.reader.iter_many(names):
+            yield Blob(got[0], got[2]) if got is not None and got[1] == "blob" else None
 
 
 class _WorktreeStore:
     def __init__(self, root: Path):
         self.root = root
 
-    def fetch(self, wants: Sequence[tuple[str | None, str]]) -> list[Blob | None]:
-        out: list[Blob | None] = []
+    def fetch(self, wants: Sequence[tuple[str | None, str]]) -> Iterator[Blob | None]:
         for _, path in wants:
             try:
                 data = (self.root / path).read_bytes() if _inside_repo(path) else None
             except OSError:
                 data = None
-            out.append(None if data is None else Blob(None, data))
-        return out
+            yield None if data is None else Blob(None, data)
 
 
 # --- parsing, cached by blob id -----------------------------------------------------------------
@@ -233,13 +229,24 @@ def _select_keys(values: dict[str, Any], keys: tuple[str, ...] | None) -> dict[s
 # --- reading ------------------------------------------------------------------------------------
 
 
+def _fetch(store: _Store, wants: list[tuple[str | None, str]], how: dict[str, str],
+           blobs: dict[tuple[str | None, str], Blob | None], parsed: _Parsed) -> None:
+    """Fetch `wants` into `blobs`, parsing each Git blob as it arrives: git looks up the next
+    object (on another core) while we parse this one. The loops below then hit the cache."""
+    for want, blob in zip(wants, store.fetch(wants), strict=True):
+        blobs[want] = blob
+        if blob is not None and blob.oid is not None and want[1] in how:
+            parsed.get(blob, want[1], how[want[1]])
+
+
 def _collect(store: _Store, snaps: Sequence[tuple[str, str | None]], with_lock: bool,
              parsed: _Parsed) -> list[RevisionData]:
     keys = list(dict.fromkeys(sha for _, sha in snaps))
-    first = [DVC_YAML, DEFAULT_PARAMS, *([DVC_LOCK] if with_lock else [])]
-    wants = [(k, p) for k in keys for p in first]
-    blobs: dict[tuple[str | None, str], Blob | None] = dict(zip(wants, store.fetch(wants),
-                                                                strict=True))
+    first = {DVC_YAML: "pipeline", DEFAULT_PARAMS: "params", DVC_LOCK: "lock"}
+    if not with_lock:
+        del first[DVC_LOCK]
+    blobs: dict[tuple[str | None, str], Blob | None] = {}
+    _fetch(store, [(k, p) for k in keys for p in first], first, blobs, parsed)
     plans: dict[str | None, _Plan] = {}
     pipes: dict[str | None, Pipeline | MlgitError | None] = {}
     for k in keys:
@@ -251,7 +258,9 @@ def _collect(store: _Store, snaps: Sequence[tuple[str, str | None]], with_lock: 
     later = [(k, p) for k in keys
              for p in dict.fromkeys([*plans[k].metrics, *plans[k].params])
              if (k, p) not in blobs]
-    blobs.update(zip(later, store.fetch(later), strict=True))
+    how = {p: "metrics" for k in keys for p in plans[k].metrics}
+    how.update({p: "params" for k in keys for p in plans[k].params if p not in how})
+    _fetch(store, later, how, blobs, parsed)
 
     results: dict[str | None, RevisionData] = {}
     for k in keys:

@@ -153,6 +153,18 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
+def _views() -> Any:
+    from mlgit import views  # not needed for --json: imported only when rendering text
+
+    return views
+
+
+def _tables() -> Any:
+    from mlgit import tables
+
+    return tables
+
+
 def _emit(command: str, result: Any, fmt: Format, json_out: bool,
           consoles: tuple[Any, Any] | None, *, md: Callable[[], str], csv: Callable[[], str],
           table: Callable[[Any], None]) -> None:
@@ -160,10 +172,8 @@ def _emit(command: str, result: Any, fmt: Format, json_out: bool,
     if json_out or fmt is Format.json:
         _json(command, result)
         return
-    from mlgit.tables import print_warnings
-
     out, err = consoles or _consoles()
-    print_warnings(err, result.warnings)
+    _tables().print_warnings(err, result.warnings)
     if fmt is Format.md:
         _write(md())
     elif fmt is Format.csv:
@@ -186,12 +196,10 @@ def run_compare(root: Path, refs: Sequence[str] = (), *, all_branches: bool = Fa
         root, refs, all_branches=all_branches, tags=tags, sort=sort,
         descending=None if ascending is None else not ascending, only_changed=only_changed,
         columns=wanted, all_params=all_params)
-    from mlgit import tables, views
-
     _emit("compare", result, fmt, json_out, consoles,
-          md=lambda: views.render_compare_markdown(result, precision, chart=chart),
-          csv=lambda: views.render_compare_csv(result),
-          table=lambda out: tables.print_compare_table(out, result, precision, chart=chart))
+          md=lambda: _views().render_compare_markdown(result, precision, chart=chart),
+          csv=lambda: _views().render_compare_csv(result),
+          table=lambda out: _tables().print_compare_table(out, result, precision, chart=chart))
 
 
 def run_diff(root: Path, a: str | None = None, b: str | None = None, *,
@@ -201,12 +209,10 @@ def run_diff(root: Path, a: str | None = None, b: str | None = None, *,
     from mlgit.diffing import diff_revisions
 
     result = diff_revisions(root, a, b)
-    from mlgit import tables, views
-
     _emit("diff", result, fmt, json_out, consoles,
-          md=lambda: views.render_diff_markdown(result, precision, show_all=show_all),
-          csv=lambda: views.render_diff_csv(result, show_all=show_all),
-          table=lambda out: tables.print_diff_tables(out, result, precision, show_all))
+          md=lambda: _views().render_diff_markdown(result, precision, show_all=show_all),
+          csv=lambda: _views().render_diff_csv(result, show_all=show_all),
+          table=lambda out: _tables().print_diff_tables(out, result, precision, show_all))
 
 
 # --- the front door ---------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from typing import Any
 
 from mlgit.errors import MlgitError
@@ -48,6 +47,8 @@ def load_structured(data: str | bytes, source: str) -> Any:
         except json.JSONDecodeError as exc:
             raise ParseError(f"{source} is not valid JSON (line {exc.lineno})") from exc
     if suffix == ".toml":
+        import tomllib  # rare for metrics and params: not paid by every start
+
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
