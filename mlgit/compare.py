@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlgit import git
 from mlgit.config import Config, infer_direction, load_config
 from mlgit.errors import NotFoundError, UsageError
 from mlgit.metrics import RevisionData, is_number, name_columns, read_revisions
-from mlgit.refs import resolve_rev
 
 _GLOB = set("*?[")
 _SPACES = {"refs/heads/": "branch", "refs/tags/": "tag", "refs/remotes/": "remote"}
@@ -53,8 +52,7 @@ class CompareResult:
     warnings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Ref:
+class _Ref(NamedTuple):  # not a dataclass: cheaper to define (see mlgit.quick.Opt)
     label: str
     sha: str
     time: int | None  # committer time, when for-each-ref already told us
@@ -88,6 +86,12 @@ def _list_refs(root: Path, with_tags: bool, with_remotes: bool) -> tuple[
     return refs, current
 
 
+def _resolve(root: Path, text: str, cfg: Config) -> str:
+    from mlgit.refs import resolve_rev  # only for typed revisions: keep the default start light
+
+    return resolve_rev(root, text, cfg).sha
+
+
 def _select(root: Path, reader: git.ObjectReader, args: Sequence[str], all_branches: bool,
             tags: bool, cfg: Config) -> tuple[list[_Ref], str | None]:
     """The refs to compare, in display order, and the base branch's label."""
@@ -102,7 +106,7 @@ def _select(root: Path, reader: git.ObjectReader, args: Sequence[str], all_branc
 
     chosen: list[_Ref] = []
     for text in explicit:
-        chosen.append(_Ref(text, resolve_rev(root, text, cfg).sha, None, "revision"))
+        chosen.append(_Ref(text, _resolve(root, text, cfg), None, "revision"))
     for pattern in patterns:
         hits = [r for r in listed if fnmatch.fnmatchcase(r.label, pattern)]
         if not hits:
@@ -113,12 +117,12 @@ def _select(root: Path, reader: git.ObjectReader, args: Sequence[str], all_branc
         chosen += [r for r in listed if r.kind == "branch"]
     if not explicit and not patterns and not all_branches:
         if base is not None:
-            chosen.append(heads.get(base) or _Ref(base, resolve_rev(root, base, cfg).sha,
+            chosen.append(heads.get(base) or _Ref(base, _resolve(root, base, cfg),
                                                   None, "branch"))
         if current is not None:
             chosen.append(heads[current])
         else:
-            chosen.append(_Ref("HEAD", resolve_rev(root, "HEAD", cfg).sha, None, "revision"))
+            chosen.append(_Ref("HEAD", _resolve(root, "HEAD", cfg), None, "revision"))
         chosen += [r for r in listed if r.kind == "branch" and r.label.startswith(cfg.exp_prefix)]
     if tags:
         chosen += [r for r in listed if r.kind == "tag"]

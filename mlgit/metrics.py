@@ -25,7 +25,7 @@ import posixpath
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from mlgit.errors import MlgitError
 from mlgit.git import ObjectReader
@@ -75,8 +75,7 @@ def _merge(per_file: dict[str, dict[str, Any]]) -> dict[str, Any]:
 # --- where bytes come from ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Blob:
+class Blob(NamedTuple):  # not a dataclass: cheaper to define (see mlgit.quick.Opt)
     oid: str | None  # Git blob id: the key of the parse cache (None: not cacheable)
     data: bytes
 
@@ -185,8 +184,7 @@ _PARSERS: dict[str, Any] = {
 # --- which files a revision needs -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Plan:
+class _Plan(NamedTuple):  # not a dataclass: cheaper to define (see mlgit.quick.Opt)
     metrics: tuple[str, ...]
     params: dict[str, tuple[str, ...] | None]  # file -> tracked keys (None: the whole file)
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Format(StrEnum):
@@ -27,9 +26,11 @@ class Format(StrEnum):
     csv = "csv"
 
 
-@dataclass(frozen=True)
-class Opt:
-    """One option, declared once for both front doors."""
+class Opt(NamedTuple):
+    """One option, declared once for both front doors.
+
+    Internal records on the start-up path are NamedTuples: defining a frozen dataclass costs
+    ~1 ms (it compiles six methods), a NamedTuple ~0.05 ms."""
 
     name: str  # the command function's parameter
     decls: tuple[str, ...]  # as Typer takes them: "--sort", "-s", or "--asc/--desc"
