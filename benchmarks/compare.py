@@ -188,7 +188,11 @@ def build_repo(path: Path, branches: int, seed: int = 5) -> None:
     files = {"dvc.yaml": DVC_YAML, "mlgit.yaml": "metric: accuracy\ndirection: max\n",
              **variant(0, rng),
              "src/prepare.py": "print('prepare')\n", "src/train.py": "print('train')\n",
-             "src/evaluate.py": "print('evaluate')\n"}
+             "src/evaluate.py": "print('evaluate')\n",
+             # what `mlgit init` also commits: the raw data tracked by DVC, ignore files
+             "data/raw.csv.dvc": "outs:\n- md5: e22641f6b63996239a5b508230c18d92\n"
+                                 "  size: 16101\n  hash: md5\n  path: raw.csv\n",
+             "data/.gitignore": "/raw.csv\n/prepared\n", "models/.gitignore": "/model.pkl\n"}
     for rel, text in files.items():
         (path / rel).parent.mkdir(parents=True, exist_ok=True)
         (path / rel).write_text(text)

@@ -8,9 +8,9 @@ this is what keeps hundreds of branches under a second where `dvc exp show -a` t
 from __future__ import annotations
 
 import fnmatch
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -60,7 +60,7 @@ class _Ref(NamedTuple):  # not a dataclass: cheaper to define (see mlgit.quick.O
 
 
 def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def _list_refs(root: Path, with_tags: bool, with_remotes: bool) -> tuple[

@@ -7,17 +7,24 @@ DVC child gets the chance to release its locks before we clean up.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlgit.errors import CommandError, MlgitError
 
-log = logging.getLogger("mlgit")
+
+def _debug(message: str, *args: object) -> None:
+    """Log through `logging` only if something imported it (`--debug` does): importing it costs
+    ~2 ms on every start of commands that must answer in tens of milliseconds."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("mlgit").debug(message, *args)
+
 
 # Variables a parent git (hooks, `git mlgit` aliases, worktrees) may set, which would point our
 # git calls at the wrong repository (pre-commit#300, #808).
@@ -61,7 +68,7 @@ def run(
 ) -> Result:
     """Run `cmd` (a list, never a shell string). With `stream`, output goes to our terminal."""
     args = [str(a) for a in cmd]
-    log.debug("run: %s (cwd=%s)", args, cwd)
+    _debug("run: %s (cwd=%s)", args, cwd)
     try:
         proc = subprocess.Popen(
             args,
