@@ -60,10 +60,11 @@ def root(
 
 def _register() -> None:
     # Each command group lives in its own module; importing them is cheap (no dvc/pandas/git).
-    from mlgit.cli import ci, demo, init, stage
+    from mlgit.cli import ci, compare, demo, init, stage
 
     init.register(app)
     stage.register(app)
+    compare.register(app)
     ci.register(app)
     demo.register(app)
 
