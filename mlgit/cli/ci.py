@@ -151,6 +151,51 @@ def comment_cmd(
             + (f": {result.url}" if result.url else ""))
 
 
+class ReportFormat(StrEnum):
+    md = "md"
+    json = "json"
+
+
+@ci_app.command("report")
+def report_cmd(
+    base: Annotated[str | None, typer.Option("--base", help="Revision to compare with. Default: the pull request's target in CI (GITHUB_BASE_REF, CI_MERGE_REQUEST_TARGET_BRANCH_NAME, CHANGE_TARGET), else the base branch.")] = None,
+    head: Annotated[str | None, typer.Option("--head", help="Revision to report on. Default: HEAD.")] = None,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="md (a pull-request comment) or json.")] = ReportFormat.md,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    chart: Annotated[bool, typer.Option("--chart", help="Add a Mermaid chart of the primary metric (rendered by GitHub; nothing is uploaded).")] = False,
+    base_label: Annotated[str | None, typer.Option("--base-label", help="Name to show for the base (e.g. the branch, when --base is a SHA).")] = None,
+    head_label: Annotated[str | None, typer.Option("--head-label", help="Name to show for the head (e.g. the pull request's branch).")] = None,
+    precision: Annotated[int, typer.Option("--precision", help="Significant digits in the tables.", min=1, max=12)] = 4,
+) -> None:
+    """The pull-request report: primary metric better or worse, metrics, params, data/model.
+
+    Markdown that starts with <!-- mlgit:metrics-diff --> (for `mlgit ci comment`); every name
+    and value from the repository is escaped, so a branch name cannot inject links or HTML.
+
+    Examples:
+
+      mlgit ci report --base main --head exp/fast
+
+      mlgit ci report --output mlgit-report/report.md --chart
+    """
+    import os
+
+    from mlgit.cli._common import repo_root
+    from mlgit.render import json_envelope
+    from mlgit.report import build_report, render_report_markdown, report_data
+
+    report = build_report(repo_root(), base, head, base_label=base_label,
+                          head_label=head_label, env=os.environ, precision=precision)
+    text = (json_envelope("ci report", report_data(report)) + "\n" if fmt is ReportFormat.json
+            else render_report_markdown(report, chart=chart, precision=precision))
+    if output is None:
+        print_text(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    success(f"wrote {output}: {report.headline}")
+
+
 def demo_step(ctx: DemoContext) -> None:
     """Demo: generate GitHub workflows in the demo project and show the PR report."""
     from mlgit import workflows
