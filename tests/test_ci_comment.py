@@ -9,6 +9,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -130,8 +131,8 @@ def test_bad_input_writes_nothing(gh: FakeGh, tmp_path: Path, args: list[str],
 
 
 class _FakeGitLab(BaseHTTPRequestHandler):
-    notes: list[dict] = []
-    requests: list[tuple[str, str, str | None]] = []
+    notes: ClassVar[list[dict]] = []
+    requests: ClassVar[list[tuple[str, str, str | None]]] = []
 
     def log_message(self, *args: object) -> None:
         pass

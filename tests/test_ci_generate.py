@@ -136,7 +136,7 @@ def test_no_expression_or_user_value_inside_any_script(generated: dict[str, list
 def test_pull_request_job_never_sees_secrets_or_write_tokens(
         generated: dict[str, list[Path]]) -> None:
     for path in generated["github"]:
-        if not path.name == "mlgit-pr.yml":
+        if path.name != "mlgit-pr.yml":
             continue
         text = path.read_text()
         assert "secrets." not in text

@@ -146,7 +146,7 @@ def test_pr_workflow_runs_for_real_and_keeps_one_sticky_comment(repo: Path,
     workflow = yaml.safe_load(wf_path.read_text())
     gh = FakeGh(tmp_path)
 
-    report, comment, run1 = _run_workflow(workflow, tmp_path, origin, gh, 1)
+    report, _, run1 = _run_workflow(workflow, tmp_path, origin, gh, 1)
     assert {s.id for s in report.steps if s.kind == "skipped"} == {"setup-python",
                                                                     "install-mlgit"}
     body = (run1 / "work" / "mlgit-report" / "report.md").read_text()
