@@ -109,3 +109,19 @@ def test_registry_stages_are_shown_when_the_registry_is_available(repo: Path) ->
     res = run_mlgit("ci", "report", "--base", "main", "--head", "exp/x", cwd=repo)
     assert "#### Registry" in res.stdout
     assert re.search(r"\| model \| production \| v1\.0\.0 \| [0-9a-f]{7} \| yes \|", res.stdout)
+
+
+def test_demo_step_writes_workflows_and_prints_the_best_experiments_comment(
+        repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlgit.cli.ci import demo_step
+    from mlgit.cli.demo import DemoContext
+
+    _branch_with_metrics(repo, "exp/worse", {"accuracy": 0.5, "loss": 0.9})
+    _branch_with_metrics(repo, "exp/best", {"accuracy": 0.99, "loss": 0.1})
+    demo_step(DemoContext(base=tmp_path, project=repo, template="minimal"))
+    shown = capsys.readouterr().out
+    assert ".github/workflows/mlgit-pr.yml" in shown
+    assert (repo / ".github" / "workflows" / "mlgit-pr-comment.yml").is_file()
+    assert git("status", "--porcelain", cwd=repo) == ""  # committed, as a user would
+    assert MARKER in shown and "better than main" in shown and "exp/best" in shown
+    assert "exp/worse" not in shown.split(MARKER)[1]

@@ -197,15 +197,41 @@ def report_cmd(
 
 
 def demo_step(ctx: DemoContext) -> None:
-    """Demo: generate GitHub workflows in the demo project and show the PR report."""
-    from mlgit import workflows
+    """Demo: GitHub workflows for the demo project, then the pull-request comment that the
+    best experiment would get against the base branch."""
+    from mlgit import git, workflows
     from mlgit.cli.demo import _say
+    from mlgit.report import build_report, render_report_markdown
 
-    _say("CI: secure workflows, one sticky pull-request comment", "mlgit ci generate github")
+    _say("CI: secure GitHub workflows and one sticky pull-request comment",
+         "mlgit ci generate github")
     _, branch, prefix = workflows.repo_defaults(ctx.project)
     opts = workflows.make_options("github", branch=branch, exp_prefix=prefix)
     result = workflows.generate(ctx.project, opts, force=True)
     for f in result.files:
         out().print(f"  {f.status:<11} {Path(f.path).relative_to(ctx.project)}")
-    out().print("  pinned actions, `permissions: {}`, values only through env:, a fork-safe "
-                "commenter")
+    out().print("  actions pinned by SHA, `permissions: {}`, values only through env:, "
+                "a fork-safe commenter; zizmor and actionlint find nothing")
+    paths = [Path(f.path).relative_to(ctx.project).as_posix() for f in result.files]
+    git.add(ctx.project, paths)
+    if git.differs_from_head(ctx.project, paths):
+        git.commit(ctx.project, "Add mlgit CI workflows\n\nWritten by `mlgit ci generate github`.\n",
+                   paths=paths)
+    best = _best_experiment(ctx.project, branch, prefix)
+    _say(f"The pull-request comment for {best or 'HEAD'}",
+         f"mlgit ci report --base {branch} --head {best or 'HEAD'}")
+    report = build_report(ctx.project, branch, best or "HEAD")
+    print_text(render_report_markdown(report))
+
+
+def _best_experiment(root: Path, base: str, prefix: str) -> str | None:
+    """The experiment branch with the best primary metric (None if there is none)."""
+    from mlgit import git
+    from mlgit.diffing import diff_revisions
+
+    scored = []
+    for (ref,) in git.for_each_ref(root, [f"refs/heads/{prefix}"], ["%(refname:short)"]):
+        m = diff_revisions(root, base, ref).primary
+        if m is not None and isinstance(m.new, int | float) and not isinstance(m.new, bool):
+            scored.append((m.new if m.direction == "max" else -m.new, ref))
+    return max(scored)[1] if scored else None
