@@ -76,13 +76,13 @@ def generate_cmd(
         secrets=secrets or (), artifact=artifact, exp_prefix=prefix, max_parallel=max_parallel)
     target = (out_dir or default_out).absolute()
     if dry_run:
-        files = workflows.render_files(opts, workflows.templates_dir())
+        rendered = workflows.render_files(opts, workflows.templates_dir())
         if json_out:
             print_json("ci generate", {"provider": opts.provider, "jobs": opts.jobs,
-                                       "dry_run": True, "files": files})
+                                       "dry_run": True, "files": rendered})
             return
-        for f in files:
-            print_text(f"# ---- {f.path} ----\n{f.content}")
+        for r in rendered:
+            print_text(f"# ---- {r.path} ----\n{r.content}")
         return
     result = workflows.generate(target, opts, force=force)
     if json_out:
