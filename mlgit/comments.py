@@ -83,6 +83,15 @@ def parse_pr_number(text: str, source: str = "--pr") -> int:
     return int(value)
 
 
+def read_pr_number(path: Path) -> int:
+    """The number in a file such as a report artifact's pr-number.txt (untrusted: checked)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:64]
+    except OSError as exc:
+        raise UsageError(f"cannot read --pr-file {path}: {exc.strerror}") from exc
+    return parse_pr_number(text, str(path))
+
+
 def read_body(path: Path) -> str:
     """The comment body from a file ("-" is not accepted: CI passes files)."""
     try:

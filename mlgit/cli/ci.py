@@ -127,19 +127,15 @@ def comment_cmd(
 
     Example: mlgit ci comment --pr 12 --body-file mlgit-report/report.md
     """
-    from mlgit.comments import parse_pr_number, post_sticky_comment, read_body
+    from mlgit.comments import post_sticky_comment, read_body, read_pr_number
     from mlgit.errors import UsageError
 
-    if (pr is None) == (pr_file is None):
-        raise UsageError("give exactly one of --pr N and --pr-file FILE")
-    if pr_file is not None:
-        try:
-            number = parse_pr_number(pr_file.read_text(errors="replace")[:64], str(pr_file))
-        except OSError as exc:
-            raise UsageError(f"cannot read --pr-file {pr_file}: {exc.strerror}") from exc
-    else:
-        assert pr is not None
+    if pr is not None and pr_file is None:
         number = pr
+    elif pr is None and pr_file is not None:
+        number = read_pr_number(pr_file)
+    else:
+        raise UsageError("give exactly one of --pr N and --pr-file FILE")
     result = post_sticky_comment(provider.value, number, read_body(body_file), repo=repo,
                                  expect_head_sha=expect_head_sha, token_var=token_var)
     if json_out:
