@@ -3,24 +3,20 @@
 Every user value is checked against a strict pattern before it is written, and is then written
 only as a quoted literal (a YAML string, a Groovy string) in a place that is not a script:
 `on:` filters, `with:` inputs, `env:`/`variables:` blocks. Scripts read values from the
-environment, quoted. Templates use a tiny syntax of our own, chosen so it cannot collide with
-shell (`${X}`) or GitHub expressions (`${{ x }}`):
-
-- `@@NAME@@` is replaced by a value; an `@@NAME@@` alone on a line expands to several lines
-  indented like it (or to nothing, and the line goes);
-- lines `@@if JOB@@` ... `@@endif@@` keep what is between them only when JOB is generated.
+environment, quoted. The template syntax is `mlgit.citemplate`'s.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlgit import __version__
-from mlgit.errors import MlgitError, UsageError
+from mlgit.citemplate import groovy_str, render_template, yaml_str
+from mlgit.errors import UsageError
 
 PROVIDERS = ("github", "gitlab", "jenkins")
 ALL_JOBS = ("pr", "promote", "retrain", "sweep")
@@ -241,70 +237,6 @@ class GenerateResult:
 
 # --- rendering ---------------------------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
-_BLOCK = re.compile(r"^(?P<indent>[ \t]*)@@(?P<name>[A-Z_]+)@@[ \t]*$")
-_IF = re.compile(r"^[ \t]*@@if (?P<job>[a-z]+)@@[ \t]*$")
-_ENDIF = re.compile(r"^[ \t]*@@endif@@[ \t]*$")
-
-
-def render_template(text: str, values: Mapping[str, str | list[str]],
-                    jobs: Sequence[str] = ()) -> str:
-    """Fill a template. Unknown placeholders and unbalanced sections are bugs: they raise."""
-    out: list[str] = []
-    keep: bool | None = None
-    for line in text.splitlines():
-        if m := _IF.match(line):
-            if keep is not None:
-                raise MlgitError("CI template: nested @@if@@", exit_code=3)
-            keep = m["job"] in jobs
-            continue
-        if _ENDIF.match(line):
-            if keep is None:
-                raise MlgitError("CI template: @@endif@@ without @@if@@", exit_code=3)
-            keep = None
-            continue
-        if keep is False:
-            continue
-        if m := _BLOCK.match(line):
-            value = _lookup(values, m["name"])
-            lines = value if isinstance(value, list) else [value]
-            out.extend(m["indent"] + v for v in lines)
-            continue
-        out.append(_PLACEHOLDER.sub(lambda m: _scalar(values, m[1]), line))
-    if keep is not None:
-        raise MlgitError("CI template: @@if@@ without @@endif@@", exit_code=3)
-    text_out = "\n".join(out) + "\n"
-    if "@@" in text_out:
-        raise MlgitError("CI template: a placeholder was left unfilled", exit_code=3)
-    return text_out
-
-
-def _lookup(values: Mapping[str, str | list[str]], name: str) -> str | list[str]:
-    if name not in values:
-        raise MlgitError(f"CI template: unknown placeholder @@{name}@@", exit_code=3)
-    return values[name]
-
-
-def _scalar(values: Mapping[str, str | list[str]], name: str) -> str:
-    value = _lookup(values, name)
-    if isinstance(value, list):
-        raise MlgitError(f"CI template: @@{name}@@ is a block; put it alone on a line",
-                         exit_code=3)
-    return value
-
-
-def yaml_str(value: str) -> str:
-    """A double-quoted YAML scalar (JSON's string syntax is valid YAML)."""
-    return json.dumps(value, ensure_ascii=True)
-
-
-def groovy_str(value: str) -> str:
-    """A single-quoted Groovy string: no interpolation. Values are validated: no ' or \\."""
-    if "'" in value or "\\" in value or "\n" in value:
-        raise MlgitError(f"cannot write {value!r} as a Groovy literal", exit_code=3)
-    return f"'{value}'"
-
-
 def _values(opts: CiOptions) -> dict[str, str | list[str]]:
     q = groovy_str if opts.provider == "jenkins" else yaml_str
     stages_re = "|".join(opts.stages)
@@ -364,13 +296,30 @@ def write_files(out_dir: Path, files: Sequence[CiFile], *, force: bool) -> list[
                              "new content")
         else:
             plan.append((target, f, "overwritten"))
-    written = []
-    for target, f, status in plan:
-        if status != "unchanged":
-            target.parent.mkdir(parents=True, exist_ok=True)
+    # All or nothing, also on Ctrl-C: undo what was written, newest first.
+    undo: list[tuple[Path, str | None]] = []  # (path, previous text; None = did not exist)
+    try:
+        for target, f, status in plan:
+            if status == "unchanged":
+                continue
+            for parent in reversed(target.relative_to(out_dir).parents):
+                if not (out_dir / parent).exists():
+                    (out_dir / parent).mkdir(parents=True)
+                    undo.append((out_dir / parent, None))
+            previous = target.read_text(encoding="utf-8") if status == "overwritten" else None
+            undo.append((target, previous))
             target.write_text(f.content, encoding="utf-8")
-        written.append(WrittenFile(str(target), status))
-    return written
+    except BaseException:
+        for path, previous in reversed(undo):
+            with contextlib.suppress(OSError):  # undo as much as can be undone
+                if previous is not None:
+                    path.write_text(previous, encoding="utf-8")
+                elif path.is_dir():
+                    path.rmdir()
+                else:
+                    path.unlink(missing_ok=True)
+        raise
+    return [WrittenFile(str(target), status) for target, _, status in plan]
 
 
 def templates_dir() -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlgit import workflows
+from mlgit import citemplate, workflows
 from tests.helpers import run_mlgit
 
 BIN = Path(sys.executable).parent
@@ -256,12 +256,12 @@ def test_gitlab_rejects_jobs_it_does_not_have(tmp_path: Path) -> None:
 def test_renderer_refuses_unknown_and_unbalanced_placeholders() -> None:
     from mlgit.errors import MlgitError
 
-    assert workflows.render_template("a: @@X@@\n  @@L@@\n@@if pr@@\nb\n@@endif@@\n",
+    assert citemplate.render_template("a: @@X@@\n  @@L@@\n@@if pr@@\nb\n@@endif@@\n",
                                      {"X": '"1"', "L": ["- 1", "- 2"]}, ["promote"]) == \
         'a: "1"\n  - 1\n  - 2\n'
     for text in ("@@NOPE@@", "@@if pr@@\n", "@@endif@@\n", "x: @@L@@"):
         with pytest.raises(MlgitError):
-            workflows.render_template(text, {"L": ["a"]}, ["pr"])
+            citemplate.render_template(text, {"L": ["a"]}, ["pr"])
 
 
 @pytest.mark.parametrize("cron", ["0 3 * * 1", "*/5 * * * *", "0 0-23/2 1,15 1-12 0-6"])
@@ -276,3 +276,29 @@ def test_cron_rejects(cron: str) -> None:
 
     with pytest.raises(UsageError):
         workflows.validate_cron(cron)
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
+    """If writing the second file fails, the first one (and its new directories) are gone
+    again and an overwritten file has its old content back."""
+    out = tmp_path / "out"
+    wf = out / ".github" / "workflows"
+    wf.mkdir(parents=True)
+    (wf / "mlgit-pr.yml").write_text("mine\n")
+    (wf / "mlgit-pr-comment.yml").mkdir()  # a directory where a file must go: refused first
+    opts = workflows.make_options("github", jobs="pr")
+    files = workflows.render_files(opts, workflows.templates_dir())
+    from mlgit.errors import UsageError
+
+    with pytest.raises(UsageError):
+        workflows.write_files(out, files, force=True)
+    assert (wf / "mlgit-pr.yml").read_text() == "mine\n"
+    # a write that fails half-way: the second file's "directory" is a plain file
+    (wf / "mlgit-pr-comment.yml").rmdir()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "blocker").write_text("a file, not a directory\n")
+    bad = [files[0], workflows.CiFile("blocker/x.yml", "x")]
+    with pytest.raises(NotADirectoryError):
+        workflows.write_files(other, bad, force=False)
+    assert sorted(p.name for p in other.iterdir()) == ["blocker"]
