@@ -240,6 +240,7 @@ class GenerateResult:
 def _values(opts: CiOptions) -> dict[str, str | list[str]]:
     q = groovy_str if opts.provider == "jenkins" else yaml_str
     stages_re = "|".join(opts.stages)
+    secrets = [f"{s}: ${{{{ secrets.{s} }}}}" for s in opts.secrets]
     return {
         "MLGIT_VERSION": __version__,
         "BRANCH": q(opts.branch),
@@ -258,7 +259,9 @@ def _values(opts: CiOptions) -> dict[str, str | list[str]]:
         "STAGE_TAG_FILTERS": [f"- {yaml_str(f'**#{s}#*')}" for s in opts.stages],
         "STAGE_TAG_REGEX": (q(f".*#({stages_re})#[0-9]+") if opts.provider == "jenkins"
                             else f"/#({stages_re})#[0-9]+$/"),
-        "SECRETS_ENV": [f"{s}: ${{{{ secrets.{s} }}}}" for s in opts.secrets],
+        "SECRETS_ENV": secrets,
+        # a whole `env:` block, or nothing: an empty `env:` is invalid
+        "SECRETS_ENV_BLOCK": ["env:", *(f"  {s}" for s in secrets)] if secrets else [],
     }
 
 
