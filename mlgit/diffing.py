@@ -11,7 +11,6 @@ files on disk, uncommitted changes included, like `dvc metrics diff`); nothing i
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,14 @@ from mlgit import git
 from mlgit.config import Config, infer_direction, load_config
 from mlgit.errors import NotFoundError
 from mlgit.lockfile import Lock
-from mlgit.metrics import WORKSPACE, RevisionData, name_columns, read_revisions, read_worktree
+from mlgit.metrics import (
+    WORKSPACE,
+    RevisionData,
+    is_number,
+    name_columns,
+    read_revisions,
+    read_worktree,
+)
 from mlgit.project import Pipeline
 from mlgit.refs import base_branch, resolve_rev
 
@@ -103,10 +109,6 @@ class DiffResult:
         return tuple(f for f in self.files if f.status != "same")
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def compare_values(old: Any, new: Any, direction: str) -> tuple[float | None, float | None, str]:
     """(absolute change, relative change, status) of a metric going from `old` to `new`."""
     if old is None and new is None:
@@ -115,7 +117,7 @@ def compare_values(old: Any, new: Any, direction: str) -> tuple[float | None, fl
         return None, None, "added"
     if new is None:
         return None, None, "removed"
-    if not (_is_number(old) and _is_number(new)):
+    if not (is_number(old) and is_number(new)):
         return None, None, "same" if old == new else "changed"
     change = new - old
     rel = change / abs(old) if old != 0 else None

@@ -303,9 +303,8 @@ class ObjectReader:
         if len(parts) != 3:
             return None
         sha, kind, size = parts[0], parts[1], int(parts[2])
-        data = stdout.read(size)
-        stdout.read(1)  # the trailing newline
-        return sha, kind, data
+        data = stdout.read(size + 1)  # the content and git's trailing newline, in one call
+        return sha, kind, data[:size]
 
     def _request(self, name: str) -> tuple[str, str, bytes] | None:
         if "\n" in name:

@@ -20,18 +20,21 @@ A file that is declared but absent is recorded in `missing`; one that does not p
 
 from __future__ import annotations
 
+import math
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlgit.errors import MlgitError
 from mlgit.git import ObjectReader
-from mlgit.lockfile import Lock, parse_lock
 from mlgit.params import flatten
 from mlgit.project import DEFAULT_PARAMS, Pipeline, parse_pipeline
 from mlgit.yamlio import load_structured
+
+if TYPE_CHECKING:
+    from mlgit.lockfile import Lock
 
 WORKSPACE = "workspace"
 DVC_YAML = "dvc.yaml"
@@ -138,6 +141,12 @@ class _Parsed:
         return value
 
 
+def _parse_lock(data: bytes, path: str) -> Lock:
+    from mlgit.lockfile import parse_lock  # only `diff` reads dvc.lock: keep compare's start light
+
+    return parse_lock(data, path)
+
+
 def _extract_metrics(value: Any) -> Any:
     """Keep what `dvc metrics show` keeps: numbers, strings and booleans, nested in mappings."""
     if isinstance(value, int | float | str):
@@ -171,7 +180,7 @@ def _parse_params(data: bytes, path: str) -> dict[str, Any]:
 
 _PARSERS: dict[str, Any] = {
     "pipeline": lambda data, path: parse_pipeline(data, path),
-    "lock": lambda data, path: parse_lock(data, path),
+    "lock": lambda data, path: _parse_lock(data, path),
     "metrics": _parse_metrics,
     "params": _parse_params,
 }
@@ -306,6 +315,11 @@ def read_revision(reader: ObjectReader, rev: str) -> RevisionData:
 def read_worktree(root: Path) -> RevisionData:
     """The same for the work tree (uncommitted changes count, as with `dvc metrics diff`)."""
     return _collect(_WorktreeStore(root), [(WORKSPACE, None)], True, _Parsed())[0]
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): what can be compared, charted and sorted by."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def name_columns(pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:

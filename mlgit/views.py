@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlgit.metrics import DVC_YAML, is_number
 from mlgit.render import csv_text, fmt_value, md_escape, md_table
 
 if TYPE_CHECKING:
@@ -103,6 +104,19 @@ def render_diff_markdown(result: DiffResult, precision: int = 4, *,
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
+def render_diff_csv(result: DiffResult, *, show_all: bool = False) -> str:
+    """One row per metric, changed param and changed dvc.lock entry; full precision."""
+    rows: list[list[Any]] = []
+    for m in result.metrics:
+        rows.append(["metric", m.name, m.file, m.old, m.new, m.change, m.rel_change, m.status])
+    for p in result.params if show_all else result.changed_params:
+        rows.append(["param", p.name, p.file, p.old, p.new, None, None, p.status])
+    for f in result.files if show_all else result.changed_files:
+        rows.append([f.role, f.path, "dvc.lock", f.old, f.new, None, None, f.status])
+    return csv_text(["kind", "name", "file", "old", "new", "change", "rel_change", "status"],
+                    rows)
+
+
 # --- compare ------------------------------------------------------------------------------------
 
 
@@ -111,7 +125,8 @@ def cell_state(result: CompareResult, row: CompareRow, column: str) -> str:
     if column in row.metrics or column in row.params:
         return "value"
     file = result.column_files.get(column)
-    return "error" if file is not None and file in row.errors else "missing"
+    broken = (file is not None and file in row.errors) or DVC_YAML in row.errors
+    return "error" if broken else "missing"
 
 
 def compare_columns(result: CompareResult) -> list[str]:
@@ -123,7 +138,7 @@ def compare_rows(result: CompareResult, precision: int | None) -> list[list[Any]
     rows = []
     for row in result.rows:
         cells: list[Any] = [row.ref, row.sha[:7] if precision is not None else row.sha,
-                            row.date[:16].replace("T", " ") if precision is not None
+                            row.date[:10] if precision is not None
                             else row.date]
         for col in (*result.metric_columns, *result.param_columns):
             value = row.metrics.get(col, row.params.get(col))
@@ -179,7 +194,7 @@ def mermaid_chart(result: CompareResult, precision: int = 4) -> str:
     nothing is uploaded anywhere). Refs without a numeric value are left out."""
     metric = result.metric
     points = [(r.ref, r.metrics[metric]) for r in result.rows
-              if metric and _plottable(r.metrics.get(metric))]
+              if metric and is_number(r.metrics.get(metric))]
     if not metric or not points:
         return "_No numeric values of the primary metric to chart._\n"
     xs = ", ".join(f'"{_mermaid_label(ref)}"' for ref, _ in points)
@@ -192,13 +207,8 @@ def mermaid_chart(result: CompareResult, precision: int = 4) -> str:
             f"    bar [{ys}]\n```\n")
 
 
-def _plottable(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
 def chart_points(result: CompareResult) -> Sequence[tuple[str, float, bool]]:
     """(ref, primary metric value, best?) for a terminal bar chart."""
     metric = result.metric
     return [(r.ref, float(r.metrics[metric]), r.best) for r in result.rows
-            if metric and _plottable(r.metrics.get(metric))]
+            if metric and is_number(r.metrics.get(metric))]

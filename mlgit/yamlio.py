@@ -6,8 +6,8 @@ Errors name the file so the user knows what to fix.
 from __future__ import annotations
 
 import json
+import os
 import tomllib
-from pathlib import Path
 from typing import Any
 
 from mlgit.errors import MlgitError
@@ -40,7 +40,7 @@ def dump_yaml(data: Any) -> str:
 
 def load_structured(data: str | bytes, source: str) -> Any:
     """Parse a metrics/params file by its extension, as DVC does (JSON, YAML, TOML)."""
-    suffix = Path(source).suffix.lower()
+    suffix = os.path.splitext(source)[1].lower()  # not pathlib: called per file, per ref
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     if suffix == ".json":
         try:

@@ -1,52 +1,59 @@
 """`mlgit compare` and `mlgit diff`: which branch is best, and what changed.
 
-Thin: parse, call `compare_revisions` / `diff_revisions`, render. Core modules and rich are
-imported inside the commands so `mlgit --version` stays light.
+Thin: the options come from the table in `mlgit.quick` (which also runs these commands without
+Typer when it can) and the bodies call the same `run_compare` / `run_diff`.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mlgit.cli._common import JsonOpt, err, out, print_json, print_text, repo_root
+from mlgit.cli._common import err, out, repo_root
+from mlgit.quick import COMPARE_OPTS, DIFF_OPTS, Format, Opt, option, run_compare, run_diff
 
 if TYPE_CHECKING:
-    from mlgit.diffing import DiffResult
+    from mlgit.cli.demo import DemoContext
+    from mlgit.compare import CompareResult
 
 
-class Format(StrEnum):
-    table = "table"
-    md = "md"
-    json = "json"
-    csv = "csv"
-
-
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-PrecisionOpt = Annotated[int, typer.Option(
-    "--precision", "-p", min=0, max=17,
-    help="Significant digits after the point in table and md output (json/csv keep full "
-    "precision).")]
-
-STATUS_STYLE = {"better": "green", "worse": "red", "error": "bold red", "added": "cyan",
-                "removed": "magenta", "changed": "yellow", "same": "dim"}
+def _opt(opts: Sequence[Opt], name: str) -> Any:
+    o = option(opts, name)
+    return typer.Option(*o.decls, help=o.help, show_default=o.kind not in ("str", "list"),
+                        min=o.minimum, max=o.maximum)
 
 
 def register(app: typer.Typer) -> None:
-    # compare_cmd: registered once compare.py lands
+    app.command("compare", help=compare_cmd.__doc__)(compare_cmd)
     app.command("diff", help=diff_cmd.__doc__)(diff_cmd)
 
 
-def _warn(messages: Any) -> None:
-    from rich.markup import escape
+def compare_cmd(
+    refs: Annotated[list[str] | None, typer.Argument(
+        help="Revisions or glob patterns ('exp/*'). Default: the base branch, the current "
+        "branch and every experiment branch.", show_default=False)] = None,
+    all_branches: Annotated[bool, _opt(COMPARE_OPTS, "all_branches")] = False,
+    tags: Annotated[bool, _opt(COMPARE_OPTS, "tags")] = False,
+    sort: Annotated[str | None, _opt(COMPARE_OPTS, "sort")] = None,
+    ascending: Annotated[bool | None, _opt(COMPARE_OPTS, "ascending")] = None,
+    only_changed: Annotated[bool, _opt(COMPARE_OPTS, "only_changed")] = False,
+    columns: Annotated[list[str] | None, _opt(COMPARE_OPTS, "columns")] = None,
+    all_params: Annotated[bool, _opt(COMPARE_OPTS, "all_params")] = False,
+    fmt: Annotated[Format, _opt(COMPARE_OPTS, "fmt")] = Format.table,
+    json_out: Annotated[bool, _opt(COMPARE_OPTS, "json_out")] = False,
+    precision: Annotated[int, _opt(COMPARE_OPTS, "precision")] = 4,
+    chart: Annotated[bool, _opt(COMPARE_OPTS, "chart")] = False,
+) -> None:
+    """Metrics and params of many branches side by side, best first, from Git objects alone.
 
-    for message in messages:
-        err().print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
-
-
-# --- diff ---------------------------------------------------------------------------------------
+    Example: mlgit compare 'exp/*' --sort loss --format md --chart
+    """
+    run_compare(repo_root(), refs or [], all_branches=all_branches, tags=tags, sort=sort,
+                ascending=ascending, only_changed=only_changed, columns=columns or [],
+                all_params=all_params, fmt=fmt, json_out=json_out, precision=precision,
+                chart=chart, consoles=(out(), err()))
 
 
 def diff_cmd(
@@ -55,81 +62,51 @@ def diff_cmd(
     b: Annotated[str | None, typer.Argument(
         help="New revision (default: the work tree, uncommitted changes included).",
         show_default=False)] = None,
-    fmt: FormatOpt = Format.table,
-    json_out: JsonOpt = False,
-    show_all: Annotated[bool, typer.Option(
-        "--all", "-a", help="Also list unchanged params and dvc.lock entries.")] = False,
-    precision: PrecisionOpt = 4,
+    fmt: Annotated[Format, _opt(DIFF_OPTS, "fmt")] = Format.table,
+    json_out: Annotated[bool, _opt(DIFF_OPTS, "json_out")] = False,
+    show_all: Annotated[bool, _opt(DIFF_OPTS, "show_all")] = False,
+    precision: Annotated[int, _opt(DIFF_OPTS, "precision")] = 4,
 ) -> None:
     """Metrics, params and data/model hashes that changed between two revisions.
 
     Example: mlgit diff main exp/fast
     """
+    run_diff(repo_root(), a, b, fmt=fmt, json_out=json_out, show_all=show_all,
+             precision=precision, consoles=(out(), err()))
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+def demo_step(ctx: DemoContext) -> None:
+    """Narrate compare and diff on the demo project, after the experiments step made `exp/*`."""
+    from mlgit.cli.demo import _say
+    from mlgit.compare import compare_revisions
     from mlgit.diffing import diff_revisions
+    from mlgit.tables import print_compare_table, print_diff_tables
 
-    result = diff_revisions(repo_root(), a, b)
-    fmt = Format.json if json_out else fmt
-    if fmt is Format.json:
-        print_json("diff", result)
+    _say("Which experiment is best? Every branch, read straight from Git objects",
+         "mlgit compare --chart")
+    result = compare_revisions(ctx.project)
+    print_compare_table(out(), result, 4, chart=True)
+    best = _best_experiment(result)
+    if best is None or result.base is None:
+        out().print("No experiment branches to compare yet.")
         return
-    _warn(result.warnings)
-    if fmt is Format.md:
-        from mlgit.views import render_diff_markdown
-
-        print_text(render_diff_markdown(result, precision, show_all=show_all))
-    elif fmt is Format.csv:
-        print_text(_diff_csv(result, show_all))
-    else:
-        _print_diff_tables(result, precision, show_all)
+    ctx.notes["best_experiment"] = best
+    _say(f"What did {best} change? Metrics, params, and whether data or model changed",
+         f"mlgit diff {result.base} {best}")
+    print_diff_tables(out(), diff_revisions(ctx.project, result.base, best), 4)
 
 
-def _diff_csv(result: DiffResult, show_all: bool) -> str:
-    from mlgit.render import csv_text
+def _best_experiment(result: CompareResult) -> str | None:
+    """The experiment row with the best primary metric (the first experiment if none has it)."""
+    from mlgit.metrics import is_number
 
-    rows: list[list[Any]] = []
-    for m in result.metrics:
-        rows.append(["metric", m.name, m.file, m.old, m.new, m.change, m.rel_change, m.status])
-    for p in result.params if show_all else result.changed_params:
-        rows.append(["param", p.name, p.file, p.old, p.new, None, None, p.status])
-    for f in result.files if show_all else result.changed_files:
-        rows.append([f.role, f.path, "dvc.lock", f.old, f.new, None, None, f.status])
-    return csv_text(["kind", "name", "file", "old", "new", "change", "rel_change", "status"],
-                    rows)
-
-
-def _print_diff_tables(result: DiffResult, precision: int, show_all: bool) -> None:
-    from rich.markup import escape
-    from rich.text import Text
-
-    from mlgit.render import fmt_value, rich_table
-    from mlgit.views import fmt_change, short_hash, yes_no
-
-    # ref names are user text: escape them wherever rich reads markup (titles, headers)
-    a, b = escape(result.a.heading), escape(result.b.heading)
-    rows = []
-    for m in result.metrics:
-        style = STATUS_STYLE.get(m.status, "")
-        rows.append([Text(m.name, style="bold" if m.primary else ""),
-                     Text(fmt_value(m.old, precision)), Text(fmt_value(m.new, precision)),
-                     Text(fmt_change(m.change, m.rel_change, precision), style=style),
-                     Text(m.status, style=style)])
-    out().print(rich_table(f"Metrics: {a} → {b}", ["metric", a, b, "change", ""], rows,
-                           justify=["left", "right", "right", "right", "left"]))
-    params = result.params if show_all else result.changed_params
-    if params:
-        out().print(rich_table("Params", ["param", a, b, ""],
-                               [[Text(p.name), Text(fmt_value(p.old, precision)),
-                                 Text(fmt_value(p.new, precision)),
-                                 Text(p.status, style=STATUS_STYLE.get(p.status, ""))]
-                                for p in params]))
-    else:
-        out().print("No params changed.")
-    out().print(f"Data changed: [bold]{yes_no(result.data_changed)}[/bold] · "
-                f"Model changed: [bold]{yes_no(result.model_changed)}[/bold] · "
-                f"Code changed: [bold]{yes_no(result.code_changed)}[/bold]")
-    files = result.files if show_all else result.changed_files
-    if files:
-        out().print(rich_table("dvc.lock", ["path", "role", "stage", a, b],
-                               [[Text(f.path), f.role, Text(f.stage), short_hash(f.old),
-                                 short_hash(f.new)]
-                                for f in files]))
+    exps = [r for r in result.rows if r.kind == "experiment"]
+    metric = result.metric
+    scored = [r for r in exps if metric and is_number(r.metrics.get(metric))]
+    if scored and metric:
+        pick = max if result.direction != "min" else min
+        return pick(scored, key=lambda r: r.metrics[metric]).ref
+    return exps[0].ref if exps else None
