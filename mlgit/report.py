@@ -10,7 +10,6 @@ comment. Every piece of repository text goes through `render.md_escape`.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,11 @@ from typing import Any
 from mlgit import __version__, git
 from mlgit.comments import MARKER
 from mlgit.config import load_config
-from mlgit.diffing import DiffResult, MetricChange, diff_revisions
+from mlgit.diffing import DiffResult, diff_revisions
 from mlgit.errors import MlgitError
+from mlgit.metrics import is_number
 from mlgit.render import fmt_value, md_escape, md_table
+from mlgit.views import fmt_change
 
 # Where each CI system names the branch a pull/merge request targets.
 _TARGET_VARS = ("GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "CHANGE_TARGET")
@@ -88,7 +89,8 @@ def headline_text(result: DiffResult, precision: int = 4) -> str:
         return "no metrics at either revision"
     old, new, base = fmt_value(m.old, precision), fmt_value(m.new, precision), result.a.label
     if m.status in ("better", "worse"):
-        return f"{m.name} {old} → {new} ({_change(m, precision)}): {m.status} than {base}"
+        change = fmt_change(m.change, m.rel_change, precision)
+        return f"{m.name} {old} → {new}, {change}: {m.status} than {base}"
     if m.status == "changed":
         return f"{m.name} {old} → {new}: changed from {base}"
     if m.status == "same":
@@ -98,14 +100,6 @@ def headline_text(result: DiffResult, precision: int = 4) -> str:
     if m.status == "removed":
         return f"{m.name}: missing (was {old} in {base})"
     return f"{m.name}: could not be read"
-
-
-def _change(m: MetricChange, precision: int) -> str:
-    assert m.change is not None
-    text = ("+" if m.change > 0 else "") + fmt_value(m.change, precision)
-    if m.rel_change is not None and math.isfinite(m.rel_change):
-        text += f", {'+' if m.rel_change > 0 else ''}{m.rel_change * 100:.1f}%"
-    return text
 
 
 def _trailers(root: Path, sha: str | None) -> dict[str, str]:
@@ -173,8 +167,7 @@ def _chart(d: DiffResult, precision: int) -> str:
 
     m = d.primary
     points = [(side.label, v) for side, v in ((d.a, m.old), (d.b, m.new))
-              if m and isinstance(v, int | float) and not isinstance(v, bool)
-              and math.isfinite(v)] if m else []
+              if is_number(v)] if m else []
     if m is None or not points:
         return "_No numeric values of the primary metric to chart._"
     xs = ", ".join(f'"{_mermaid_label(label)}"' for label, _ in points)

@@ -181,7 +181,7 @@ def test_pr_workflow_runs_for_real_and_keeps_one_sticky_comment(repo: Path,
     assert comments[0]["body"] == body2 != body
     # (parentheses come escaped: every repo-derived string goes through md_escape)
     assert body2.splitlines()[1] == \
-        "### 🔴 accuracy 0.93 → 0.89 \\(-0.04, -4.3%\\): worse than main"
+        "### 🔴 accuracy 0.93 → 0.89, -0.04 \\(-4.30%\\): worse than main"
     methods = [c["argv"][c["argv"].index("--method") + 1] for c in gh.write_calls()]
     assert methods == ["POST", "PATCH"]
 

@@ -39,7 +39,7 @@ def test_report_headline_tables_trailers_and_escaping(repo: Path) -> None:
     text = res.stdout
     lines = text.splitlines()
     assert lines[0] == MARKER
-    assert re.fullmatch(r"### 🟢 accuracy [0-9.]+ → [0-9.]+ \(\+0\.05, \+[0-9.]+%\): "
+    assert re.fullmatch(r"### 🟢 accuracy [0-9.]+ → [0-9.]+, \+0\.05 \(\+[0-9.]+%\): "
                         r"better than main", lines[1].replace("\\", "")), lines[1]
     # the crafted param (appended under `train:`) and metric are there, as inert text
     assert "| train.x\\<img src=x onerror=alert\\(1\\)\\>\\@admin" in text
@@ -118,7 +118,9 @@ def test_demo_step_writes_workflows_and_prints_the_best_experiments_comment(
 
     _branch_with_metrics(repo, "exp/worse", {"accuracy": 0.5, "loss": 0.9})
     _branch_with_metrics(repo, "exp/best", {"accuracy": 0.99, "loss": 0.1})
-    demo_step(DemoContext(base=tmp_path, project=repo, template="minimal"))
+    ctx = DemoContext(base=tmp_path, project=repo, template="minimal")
+    ctx.notes["best_experiment"] = "exp/best"  # what the compare step before this one leaves
+    demo_step(ctx)
     shown = capsys.readouterr().out
     assert ".github/workflows/mlgit-pr.yml" in shown
     assert (repo / ".github" / "workflows" / "mlgit-pr-comment.yml").is_file()

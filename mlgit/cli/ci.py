@@ -213,21 +213,9 @@ def demo_step(ctx: DemoContext) -> None:
     if git.differs_from_head(ctx.project, paths):
         git.commit(ctx.project, "Add mlgit CI workflows\n\nWritten by `mlgit ci generate github`.\n",
                    paths=paths)
-    best = _best_experiment(ctx.project, branch, prefix)
+    # the compare step (which runs before this one) leaves the best experiment's branch here
+    best = ctx.notes.get("best_experiment")
     _say(f"The pull-request comment for {best or 'HEAD'}",
          f"mlgit ci report --base {branch} --head {best or 'HEAD'}")
     report = build_report(ctx.project, branch, best or "HEAD")
     print_text(render_report_markdown(report))
-
-
-def _best_experiment(root: Path, base: str, prefix: str) -> str | None:
-    """The experiment branch with the best primary metric (None if there is none)."""
-    from mlgit import git
-    from mlgit.diffing import diff_revisions
-
-    scored = []
-    for (ref,) in git.for_each_ref(root, [f"refs/heads/{prefix}"], ["%(refname:short)"]):
-        m = diff_revisions(root, base, ref).primary
-        if m is not None and isinstance(m.new, int | float) and not isinstance(m.new, bool):
-            scored.append((m.new if m.direction == "max" else -m.new, ref))
-    return max(scored)[1] if scored else None
