@@ -22,7 +22,7 @@ from mlgit.diffing import DiffResult, diff_revisions
 from mlgit.errors import MlgitError
 from mlgit.metrics import is_number
 from mlgit.render import fmt_value, md_escape, md_table
-from mlgit.views import fmt_change
+from mlgit.views import fmt_change, render_diff_markdown
 
 # Where each CI system names the branch a pull/merge request targets.
 _TARGET_VARS = ("GITHUB_BASE_REF", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "CHANGE_TARGET")
@@ -44,7 +44,7 @@ class PrReport:
     base: str  # revision compared against, as resolved (e.g. origin/main)
     head: str
     diff: DiffResult  # its sides carry the labels shown in the report
-    headline: str  # plain text (no Markdown), e.g. "accuracy better: 0.91 → 0.94 (+0.03, +3.3%)"
+    headline: str  # plain text (no Markdown), e.g. "accuracy 0.91 → 0.94, +0.03 (+3.30%): better than main"
     trailers: dict[str, str]  # the head commit's Mlgit-* trailers
     registry: tuple[RegistryStage, ...]
 
@@ -134,8 +134,6 @@ def _registry_stages(root: Path, base_sha: str | None) -> tuple[RegistryStage, .
 def render_report_markdown(report: PrReport, *, chart: bool = False,
                            precision: int = 4) -> str:
     """The pull-request comment: marker first, then headline, diff, trailers, registry."""
-    from mlgit.views import render_diff_markdown
-
     d = report.diff
     m = d.primary
     icon = _HEADLINE.get(m.status, "ℹ️") if m else "ℹ️"
