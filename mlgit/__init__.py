@@ -8,4 +8,4 @@ __version__ = "0.1.0"
 
 __all__ = ["MlgitError", "__version__"]
 
-from mlgit.errors import MlgitError  # noqa: E402
+from mlgit.errors import MlgitError

@@ -51,6 +51,14 @@ class CommandError(MlgitError):
         super().__init__(text, hint)
 
 
+class CommandTimeout(CommandError):
+    """An external command did not finish within its time limit (and was stopped)."""
+
+    def __init__(self, cmd: list[str], timeout: float, hint: str | None = None):
+        super().__init__(cmd, 124, message=f"`{' '.join(cmd[:3])}` did not answer within "
+                         f"{timeout:g} s (stopped)", hint=hint)
+
+
 class GateFailed(MlgitError):
     """A promotion gate (or a verification) did not hold."""
 

@@ -89,7 +89,7 @@ def config_get(root: Path, key: str) -> str | None:
 
 def rev_parse(root: Path, rev: str) -> str | None:
     """The commit SHA `rev` names, or None. `rev` is data: it can never become an option."""
-    if not rev or rev.startswith("-"):
+    if not rev or rev.startswith("-") or "\0" in rev:  # a NUL cannot even be an argument
         return None
     res = proc.run(["git", "rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"],
                    root, check=False)
@@ -124,10 +124,14 @@ def check_ref_format(name: str) -> bool:
     return proc.run(["git", "check-ref-format", "--branch", name], ".", check=False).returncode == 0
 
 
-def for_each_ref(root: Path, patterns: Iterable[str], fields: Sequence[str]) -> list[list[str]]:
-    """One `git for-each-ref` call; each row is the requested fields (e.g. "%(refname)")."""
+def for_each_ref(root: Path, patterns: Iterable[str], fields: Sequence[str], *,
+                 points_at: str | None = None) -> list[list[str]]:
+    """One `git for-each-ref` call; each row is the requested fields (e.g. "%(refname)").
+
+    With `points_at`, only refs pointing at that object (annotated tags: at what they tag)."""
     fmt = FIELD_SEP.join(fields) + FIELD_SEP + "\x1e"
-    out = git(["for-each-ref", f"--format={fmt}", *patterns], root)
+    extra = [f"--points-at={points_at}"] if points_at else []
+    out = git(["for-each-ref", f"--format={fmt}", *extra, *patterns], root)
     rows = []
     for record in out.split("\x1e"):
         record = record.lstrip("\n")
@@ -135,6 +139,20 @@ def for_each_ref(root: Path, patterns: Iterable[str], fields: Sequence[str]) -> 
             continue
         rows.append(record.split(FIELD_SEP)[: len(fields)])
     return rows
+
+
+def branches_containing(root: Path, sha: str) -> list[str]:
+    """Local and remote-tracking branches whose history contains commit `sha`."""
+    out = git(["for-each-ref", f"--contains={sha}", "--format=%(refname:short)",
+               "refs/heads/", "refs/remotes/"], root)
+    return [line for line in out.splitlines() if line and not line.endswith("/HEAD")]
+
+
+def commits_touching(root: Path, rev: str, path: str, limit: int = 200) -> list[str]:
+    """Commits reachable from `rev` that changed `path`, newest first (at most `limit`)."""
+    out = git(["log", f"--max-count={limit}", "--format=%H", "--end-of-options", rev, "--",
+               path], root)
+    return out.split()
 
 
 def default_branch_candidates(root: Path) -> list[str]:
@@ -146,6 +164,73 @@ def default_branch_candidates(root: Path) -> list[str]:
     if remote_head:
         found.append(remote_head.removeprefix("origin/"))
     return found
+
+
+ZERO_SHA = "0" * 40
+
+
+def create_ref(root: Path, ref: str, sha: str, reason: str) -> bool:
+    """Create `ref` at `sha` only if it does not exist yet, atomically (the old value given to
+    `update-ref` is all zeros), so of two concurrent creators exactly one wins. False if the
+    ref already existed."""
+    res = proc.run(["git", "update-ref", "--create-reflog", "-m", reason, ref, sha, ZERO_SHA],
+                   root, check=False)
+    if res.returncode == 0:
+        return True
+    if rev_parse(root, ref) is not None:
+        return False
+    raise CommandError(res.cmd, res.returncode, res.stdout, res.stderr)
+
+
+def delete_branch(root: Path, name: str) -> None:
+    """`git branch -D` (the caller decided it is safe); also drops the branch's config."""
+    git(["branch", "-D", name], root)
+
+
+def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
+    return git_ok(["merge-base", "--is-ancestor", ancestor, descendant], root)
+
+
+def merge_base(root: Path, a: str, b: str) -> str | None:
+    res = proc.run(["git", "merge-base", a, b], root, check=False)
+    return res.stdout.strip() or None if res.returncode == 0 else None
+
+
+def last_trailer(root: Path, rev: str, key: str) -> tuple[str, str] | None:
+    """(commit, value) of the newest commit reachable from `rev` that has trailer `key`."""
+    fmt = f"%H%x1f%(trailers:key={key},valueonly,separator=%x1e)"
+    out = git(["log", "-1", "-E", f"--grep=^{key}: ", f"--format={fmt}", rev, "--"], root,
+              check=False)
+    sha, sep, value = out.strip().partition(FIELD_SEP)
+    return (sha, value.split("\x1e")[0].strip()) if sep and value.strip() else None
+
+
+def commit_tree(root: Path, tree: str, parents: Sequence[str], message: str,
+                env: dict[str, str] | None = None) -> str:
+    """A commit object (no ref moves, no checkout); `env` may carry GIT_AUTHOR_*."""
+    args = ["commit-tree", tree]
+    for parent in parents:
+        args += ["-p", parent]
+    return git(args, root, input=message, env=env).strip()
+
+
+def tree_of(root: Path, rev: str) -> str:
+    return git(["rev-parse", "--verify", "--end-of-options", f"{rev}^{{tree}}"], root).strip()
+
+
+# --- remotes ----------------------------------------------------------------------------------
+
+
+def remote_url(root: Path, name: str) -> str | None:
+    return config_get(root, f"remote.{name}.url")
+
+
+def push(root: Path, remote: str, refspecs: Sequence[str], *, set_upstream: bool = False,
+         stream: bool = True) -> None:
+    """`git push REMOTE REFSPEC...` (git's own progress goes to our stderr)."""
+    args = ["push", *(["--set-upstream"] if set_upstream else []), remote, *refspecs]
+    proc.run(["git", *args], root, stream=stream, to_stderr=True,
+             hint=f"check that you can push to '{remote}' (`git push {remote}`), then retry")
 
 
 # --- work tree state --------------------------------------------------------------------------
@@ -160,6 +245,11 @@ def status_porcelain(root: Path, untracked: bool = True) -> str:
 
 def is_dirty(root: Path, untracked: bool = False) -> bool:
     return bool(status_porcelain(root, untracked=untracked))
+
+
+def path_modified(root: Path, path: str) -> bool:
+    """`path` has staged or unstaged changes (or is untracked)."""
+    return bool(git(["status", "--porcelain", "--", path], root).strip())
 
 
 def stash_list(root: Path) -> str:
@@ -213,6 +303,44 @@ def ensure_identity(root: Path) -> None:
         )
 
 
+def tracked_changes(root: Path) -> list[str]:
+    """Tracked paths whose work-tree content differs from HEAD (staged or not)."""
+    out = git(["diff", "--name-only", "-z", "--no-renames", "HEAD", "--"], root)
+    return [p for p in out.split("\0") if p]
+
+
+def write_diff(root: Path, out: Path) -> None:
+    """Uncommitted changes to tracked files (staged or not) as a binary-safe patch file."""
+    git(["diff", "--binary", "--no-renames", "--no-ext-diff", "--no-textconv",
+         f"--output={out}", "HEAD", "--"], root)
+
+
+def apply_patch(root: Path, patch: Path) -> None:
+    git(["apply", "--binary", "--whitespace=nowarn", str(patch)], root)
+
+
+def add_tracked(root: Path) -> None:
+    """`git add -u`: modifications and deletions of tracked files (like `git commit -a`)."""
+    git(["add", "-u"], root)
+
+
+def stash_create(root: Path) -> str | None:
+    """A commit holding the index and work tree, stored in no ref (the stash list is untouched)."""
+    return git(["stash", "create"], root).strip() or None
+
+
+def stash_apply(root: Path, sha: str) -> None:
+    git(["stash", "apply", "-q", "--index", sha], root)
+
+
+def reset_hard(root: Path) -> None:
+    git(["reset", "-q", "--hard", "HEAD"], root)
+
+
+def switch(root: Path, branch: str) -> None:
+    git(["switch", "-q", branch], root)
+
+
 # --- worktrees --------------------------------------------------------------------------------
 
 
@@ -225,12 +353,23 @@ def worktree_add(root: Path, path: Path, rev: str, new_branch: str | None = None
 
 def worktree_remove(root: Path, path: Path) -> None:
     proc.run(["git", "worktree", "remove", "--force", "--force", str(path)], root, check=False)
+    worktree_prune(root)
+
+
+def worktree_prune(root: Path) -> None:
     proc.run(["git", "worktree", "prune"], root, check=False)
 
 
 def worktree_paths(root: Path) -> list[Path]:
     out = git(["worktree", "list", "--porcelain"], root)
     return [Path(line[9:]) for line in out.splitlines() if line.startswith("worktree ")]
+
+
+def checked_out_branches(root: Path) -> list[str]:
+    """Branches checked out in any worktree of the repository (short names)."""
+    out = git(["worktree", "list", "--porcelain"], root)
+    return [line[len("branch refs/heads/"):] for line in out.splitlines()
+            if line.startswith("branch refs/heads/")]
 
 
 # --- reading objects without a checkout -------------------------------------------------------
@@ -403,6 +542,13 @@ def parse_commit(sha: str, raw: bytes) -> CommitInfo:
     return CommitInfo(sha, tuple(parents), author, email, atime, ctime, message)
 
 
+def tree_paths(root: Path, rev: str) -> list[str]:
+    """Every file path in commit `rev` (one `git ls-tree -r`)."""
+    out = git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", "--end-of-options", rev],
+              root)
+    return [p for p in out.split("\0") if p]
+
+
 @contextmanager
 def object_reader(root: Path) -> Iterator[ObjectReader]:
     with ObjectReader(root) as reader:
@@ -425,3 +571,81 @@ def require_clean_name(value: str, what: str) -> str:
     if value.startswith("-"):
         raise UsageError(f"{what} '{value}' must not start with '-'")
     return value
+
+
+# --- tags -------------------------------------------------------------------------------------
+
+
+def committer_clock(root: Path) -> tuple[int, str]:
+    """The time and UTC offset git would stamp on a tag now (honours GIT_COMMITTER_DATE)."""
+    ident = git(["var", "GIT_COMMITTER_IDENT"], root).strip()
+    when, _, tz = ident.rpartition("> ")[2].partition(" ")
+    return int(when), tz or "+0000"
+
+
+def tag_exists(root: Path, name: str) -> bool:
+    return git_ok(["show-ref", "--verify", "-q", f"refs/tags/{name}"], root)
+
+
+def tag_create(root: Path, name: str, target: str, message: str, *, sign: bool = False,
+               when: tuple[int, str] | None = None) -> str:
+    """Create the annotated (or signed) tag `name` on `target`; returns the tag object id.
+
+    The message goes on stdin; `when` = (unix time, "+HHMM") fixes the tagger date."""
+    env = {"GIT_COMMITTER_DATE": f"@{when[0]} {when[1]}"} if when else None
+    args = ["tag", "-s" if sign else "-a", "--cleanup=whitespace", "-F", "-", "--", name, target]
+    git(args, root, input=message, env=env)
+    return git(["rev-parse", "--verify", f"refs/tags/{name}"], root).strip()
+
+
+def tag_delete(root: Path, name: str, expected: str | None = None) -> None:
+    """Delete refs/tags/NAME (only if it still is `expected`, when given)."""
+    git(["update-ref", "-d", f"refs/tags/{name}", *([expected] if expected else [])], root)
+
+
+def verify_tag(root: Path, name: str) -> tuple[bool, str]:
+    """`git verify-tag`: (good signature?, what git said)."""
+    res = proc.run(["git", "verify-tag", "--", f"refs/tags/{name}"], root, check=False)
+    text = (res.stderr.strip() or res.stdout.strip()).splitlines()
+    return res.returncode == 0, (text[-1] if text else "")
+
+# --- versions and remotes (for `mlgit doctor`) -----------------------------------------------
+
+
+def version() -> tuple[int, ...] | None:
+    """The git binary's version, e.g. (2, 39, 5); None if it cannot be read."""
+    import re
+
+    res = proc.run(["git", "--version"], ".", check=False)
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", res.stdout)
+    return tuple(int(x) for x in found.groups() if x is not None) if found else None
+
+
+def remote_names(root: Path) -> list[str]:
+    return git(["remote"], root).split()
+
+
+def push_refs(root: Path, remote: str, refs: Sequence[str]) -> None:
+    """Push `refs` to `remote` all or nothing (`--atomic`)."""
+    git(["push", "--atomic", "-q", "--", remote, *(f"{r}:{r}" for r in refs)], root)
+
+def ls_remote_tags(root: Path, remote: str, *, timeout: float = 15.0) -> dict[str, str]:
+    """{tag name: object id} on `remote` (tag objects for annotated tags), via the network.
+
+    The timeout also bounds an ssh password prompt: a check must answer, not ask.
+    """
+    res = proc.run(["git", "ls-remote", "--tags", "--refs", "--end-of-options", remote], root,
+                   timeout=timeout)
+    tags = {}
+    for line in res.stdout.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/tags/"):
+            tags[ref.removeprefix("refs/tags/")] = sha
+    return tags
+
+
+def tracked_paths(root: Path, paths: Sequence[str]) -> list[str]:
+    """Those of `paths` (files or directories) that hold files tracked by Git."""
+    out = git(["--literal-pathspecs", "ls-files", "-z", "--", *paths], root) if paths else ""
+    files = [f for f in out.split("\0") if f]
+    return [p for p in paths if any(f == p or f.startswith(p.rstrip("/") + "/") for f in files)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ class LockedFile:
     hash: str | None  # md5 (DVC 3: "md5" with hash: md5; DVC 2: "md5" only); ".dir" for dirs
     size: int | None
     nfiles: int | None = None
+    legacy: bool = False  # DVC 2 hash (CRLF->LF md5 of text files, old cache layout): dvc#9818
 
     @property
     def is_dir(self) -> bool:
@@ -59,10 +61,10 @@ def _files(entries: Any, base: str) -> tuple[tuple[LockedFile, ...], bool]:
         if not isinstance(e, dict) or "path" not in e:
             continue
         h = e.get("md5") or e.get("etag") or e.get("checksum")
-        if e.get("md5") and e.get("hash") != "md5":
-            legacy = True
+        old = bool(e.get("md5") and e.get("hash") != "md5")
+        legacy = legacy or old
         out.append(LockedFile(_join(base, str(e["path"])), str(h) if h else None,
-                              e.get("size"), e.get("nfiles")))
+                              e.get("size"), e.get("nfiles"), old))
     return tuple(out), legacy
 
 
@@ -86,3 +88,51 @@ def parse_lock(text: str | bytes, dvcfile: str = "dvc.lock") -> Lock:
         stages.append(LockedStage(str(name), cmd, deps, outs, params))
     schema = data.get("schema") if isinstance(data, dict) else None
     return Lock(dvcfile, str(schema) if schema else None, tuple(stages), legacy_any)
+
+
+@dataclass(frozen=True)
+class TrackedData:
+    """A `.dvc` file (`dvc add`): the data it tracks, with hashes as recorded."""
+
+    dvcfile: str  # e.g. "data/raw.csv.dvc"
+    outs: tuple[LockedFile, ...]
+    legacy_hashes: bool
+
+
+def parse_dvcfile(text: str | bytes, dvcfile: str) -> TrackedData:
+    """Parse a `.dvc` file; output paths come back relative to the repository root."""
+    import posixpath
+
+    data = load_yaml(text, dvcfile) or {}
+    raw = data.get("outs") if isinstance(data, dict) else None
+    base = posixpath.dirname(dvcfile)
+    wdir = _join(base, str(data.get("wdir", "."))) if isinstance(data, dict) and \
+        data.get("wdir") else base
+    outs, legacy = _files(raw, wdir)
+    return TrackedData(dvcfile, outs, legacy)
+
+def parse_dvc_file(text: str | bytes, dvcfile: str) -> tuple[tuple[LockedFile, ...], bool]:
+    """The outputs a `.dvc` file (written by `dvc add`) records, and whether DVC 2 hashed them."""
+    import posixpath
+
+    data = load_yaml(text, dvcfile) or {}
+    return _files(data.get("outs") if isinstance(data, dict) else None, posixpath.dirname(dvcfile))
+
+
+def recorded_output(read: Callable[[str, str], bytes | None], rev: str, path: str,
+                    dvclock: str = "dvc.lock") -> tuple[LockedFile, bool] | None:
+    """How commit `rev` records the output `path`: from a stage in `dvclock`, else from
+    `path.dvc` (`dvc add`); with whether DVC 2 hashed it. `read(rev, path)` reads Git objects
+    (`ObjectReader.read`), so no checkout is needed."""
+    text = read(rev, dvclock)
+    if text is not None:
+        lock = parse_lock(text, dvclock)
+        out = lock.outputs().get(path)
+        if out is not None and out.hash:
+            return out, lock.legacy_hashes
+    text = read(rev, path + ".dvc")
+    if text is not None:
+        outs, legacy = parse_dvc_file(text, path + ".dvc")
+        if outs and outs[0].hash:
+            return outs[0], legacy
+    return None

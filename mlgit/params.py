@@ -11,6 +11,7 @@ from mlgit.errors import MlgitError, UsageError
 
 _KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")
 _FILE = re.compile(r"[A-Za-z0-9_./-]+\.(yaml|yml|json|toml|py)")
+_EXP_FLOAT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+")
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -41,12 +42,18 @@ class Override:
         return len(self.values) > 1
 
 
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas outside brackets/quotes: `0.1,0.2` -> two values, `[1,2]` -> one."""
-    parts, depth, quote, cur = [], 0, "", []
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split on `sep` outside brackets/quotes: `0.1,0.2` -> two values, `[1,2]` -> one."""
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote, escaped = 0, "", False
     for ch in text:
-        if quote:
-            if ch == quote:
+        if escaped:  # `\"` inside a double-quoted string (YAML and JSON) does not close it
+            escaped = False
+        elif quote:
+            if ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
                 quote = ""
         elif ch in "'\"":
             quote = ch
@@ -54,7 +61,7 @@ def _split_top_level(text: str) -> list[str]:
             depth += 1
         elif ch in "]}":
             depth -= 1
-        elif ch == "," and depth == 0:
+        elif ch == sep and depth == 0:
             parts.append("".join(cur))
             cur = []
             continue
@@ -67,6 +74,10 @@ def parse_value(text: str) -> Any:
     """Type a value like a YAML scalar: 0.1 -> float, true -> bool, [1,2] -> list."""
     import yaml
 
+    if _EXP_FLOAT.fullmatch(text.strip()):
+        # YAML 1.1 (PyYAML) reads 1e-5 as a string; DVC's params (YAML 1.2) and `dvc exp run
+        # -S` read it as a number, and so must we (found by tests/test_properties.py)
+        return float(text)
     try:
         value = yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError as exc:
@@ -86,14 +97,14 @@ def parse_override(text: str, default_file: str = "params.yaml") -> Override:
     file = default_file
     if ":" in lhs:
         file, _, lhs = lhs.rpartition(":")
-        if not _FILE.fullmatch(file) or ".." in file.split("/") or file.startswith("/"):
+        if not _FILE.fullmatch(file) or ".." in file.split("/") or file.startswith(("/", "-")):
             raise UsageError(f"-S '{text}': '{file}' is not a params file inside the repo",
                              hint="write -S other.yaml:key=value with a relative path")
     key = lhs.strip()
     if not _KEY.fullmatch(key):
         raise UsageError(f"-S '{text}': '{key}' is not a valid param key",
                          hint="keys are dotted names like train.lr")
-    texts = tuple(t.strip() for t in _split_top_level(rhs))
+    texts = tuple(t.strip() for t in split_top_level(rhs))
     if len(texts) > 1 and any(t == "" for t in texts):
         raise UsageError(f"-S '{text}': empty value in a comma-separated grid")
     values = tuple(parse_value(t) for t in texts)

@@ -58,6 +58,7 @@ def fmt_value(value: Any, precision: int = 4) -> str:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~@&])")
+_WWW = re.compile(r"www\.", re.IGNORECASE)
 
 
 def md_escape(text: Any) -> str:
@@ -68,8 +69,10 @@ def md_escape(text: Any) -> str:
     """
     s = str(text).replace("\r", " ").replace("\n", " ")
     s = _MD_SPECIAL.sub(r"\\\1", s)
-    # a "://" can still autolink on GitHub; break it without changing what a reader sees much
-    return s.replace("://", ":&#8203;//")
+    # "://" and "www." still autolink on GitHub (GFM's extended autolinks); a zero-width space
+    # breaks them without changing what a reader sees
+    s = s.replace("://", ":&#8203;//")
+    return _WWW.sub(lambda m: m.group(0)[:3] + "&#8203;.", s)
 
 
 def md_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, escape: bool = True,

@@ -6,11 +6,8 @@ directory this run created is removed again, and a repository it created is dele
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import importlib.util
 import os
-import random
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +16,7 @@ from pathlib import Path
 
 from mlgit import dvc, git
 from mlgit.config import CONFIG_FILE, Config, dump_config, infer_direction
+from mlgit.datasets import write_dataset
 from mlgit.errors import MlgitError, NotFoundError, UsageError
 from mlgit.project import parse_pipeline
 from mlgit.yamlio import load_yaml
@@ -166,7 +164,13 @@ def init_project(
             undo.created(target / ".dvcignore")
         written = _write_files(tdir, target, files, undo)
         data_path = str(meta.get("data_path", "data/raw.csv"))
-        _write_dataset(str(meta.get("dataset", "")), target / data_path, undo)
+        dest = target / data_path
+        if not dest.exists():
+            if not dest.parent.exists():
+                dest.parent.mkdir(parents=True)
+                undo.created(dest.parent)
+            undo.created(dest)
+            write_dataset(str(meta.get("dataset", "")), dest)
         dvc.add(target, [data_path])
         config = Config(metric=meta.get("metric"), direction=meta.get("direction"),
                         model=meta.get("model"))
@@ -270,53 +274,6 @@ def _read_metrics(root: Path) -> dict[str, object]:
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-# --- datasets (bundled with scikit-learn or generated: never downloaded) ----------------------
-
-_WINE_FEATURES = [
-    "alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
-    "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
-    "od280_od315", "proline",
-]
-_DIABETES_FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-
-
-def _sklearn_data_dir() -> Path:
-    # find the files without importing scikit-learn (its import costs seconds)
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        raise MlgitError("this template needs scikit-learn, which is not installed",
-                         hint="pip install scikit-learn, or use --template minimal")
-    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
-
-
-def _write_dataset(kind: str, dest: Path, undo: _Undo) -> None:
-    if dest.exists():
-        return
-    if not dest.parent.exists():
-        dest.parent.mkdir(parents=True)
-        undo.created(dest.parent)
-    undo.created(dest)
-    if kind == "sklearn-wine":
-        lines = (_sklearn_data_dir() / "wine_data.csv").read_text().splitlines()[1:]
-        dest.write_text(",".join([*_WINE_FEATURES, "target"]) + "\n" + "\n".join(lines) + "\n")
-    elif kind == "sklearn-diabetes":
-        d = _sklearn_data_dir()
-        x = gzip.decompress((d / "diabetes_data_raw.csv.gz").read_bytes()).decode().splitlines()
-        y = gzip.decompress((d / "diabetes_target.csv.gz").read_bytes()).decode().splitlines()
-        rows = [",".join(a.split()) + "," + b.strip() for a, b in zip(x, y, strict=True)]
-        dest.write_text(",".join([*_DIABETES_FEATURES, "target"]) + "\n" + "\n".join(rows) + "\n")
-    elif kind == "synthetic":
-        rng = random.Random(0)
-        rows = []
-        for _ in range(400):
-            label = rng.random() < 0.5
-            feats = [rng.gauss(0.8 if label else -0.8, 1.0) for _ in range(4)]
-            rows.append(",".join(f"{v:.6f}" for v in feats) + f",{int(label)}")
-        dest.write_text("x1,x2,x3,x4,target\n" + "\n".join(rows) + "\n")
-    else:
-        raise MlgitError(f"template declares an unknown dataset '{kind}'", exit_code=3)
 
 
 # --- adopting a pipeline mlgit did not create -------------------------------------------------

@@ -71,8 +71,12 @@ def step_stages(ctx: DemoContext) -> None:
                             for r in rows]))
 
 
-# Later features append their steps here (experiments, compare, promote, reproduce, CI).
-STEPS: list[Callable[[DemoContext], None]] = [step_init, step_stages]
+def _steps() -> list[Callable[[DemoContext], None]]:
+    """The story in order; each feature's CLI module narrates its own step."""
+    from mlgit.cli import data, exp, model, reproduce
+
+    return [step_init, step_stages, exp.demo_step, model.demo_step, reproduce.demo_step,
+            data.demo_step]
 
 
 def demo_cmd(
@@ -102,7 +106,7 @@ def demo_cmd(
     ctx = DemoContext(base=base, project=base / "project", template=template)
     out().print(f"[bold]mlgit demo[/bold] in {base}")
     try:
-        for step in STEPS:
+        for step in _steps():
             step(ctx)
     finally:
         if cleanup:
