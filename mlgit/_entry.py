@@ -1,8 +1,7 @@
 """Console-script entry: answers `--version` before importing the CLI framework.
 
 `mlgit --version` is what scripts and health checks call most; it costs a Python start and
-nothing more. Plain `compare` / `diff` command lines run without Typer (`mlgit.quick`).
-Everything else goes to the Typer app in `mlgit.cli`.
+nothing more. Everything else goes to the Typer app in `mlgit.cli`.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ def main() -> None:
 
         sys.stdout.write(f"mlgit {__version__}\n")
         return
-    from mlgit.quick import run_quick  # compare/diff without Typer when the line is plain
+    # compare/diff have a Typer-free front door (mlgit.quick), which hands anything it does not
+    # recognise to the full CLI
+    from mlgit.quick import main as quick_main
 
-    run_quick(sys.argv[1:])
-    from mlgit.cli import main as cli_main
-
-    cli_main()
+    quick_main()

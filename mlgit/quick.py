@@ -1,4 +1,4 @@
-"""A Typer-free front door for the hot read commands, `compare` and `diff`.
+"""The `mlgit` entry point, with a Typer-free front door for the hot read commands.
 
 `mlgit compare` and `mlgit diff` must answer in a few tens of milliseconds: most of that budget
 would go to importing Typer (and, since Typer 0.29, pydantic, which it uses to coerce every
@@ -263,10 +263,10 @@ def try_quick(argv: Sequence[str]) -> bool:
         return False
 
 
-def run_quick(argv: Sequence[str]) -> None:
-    """Run `argv` here and exit if it is a plain compare/diff; else return to the full CLI."""
+def main() -> None:
+    """Entry point of `mlgit`, `git-mlgit` and `python -m mlgit`."""
     try:
-        if try_quick(argv):
+        if try_quick(sys.argv[1:]):
             sys.stdout.flush()
             sys.stderr.flush()
             # Done, every child reaped and every file closed: skip the interpreter's teardown
@@ -278,3 +278,6 @@ def run_quick(argv: Sequence[str]) -> None:
     except BrokenPipeError:  # `mlgit compare --json | head`: the reader left, as git does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)
+    from mlgit.cli import main as full_main
+
+    full_main()

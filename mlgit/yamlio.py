@@ -23,13 +23,22 @@ def load_yaml(text: str | bytes, source: str) -> Any:
 
     # libyaml's CSafeLoader (same safe constructors as safe_load) parses ~10x faster: it is
     # what keeps reading dvc.lock/params at hundreds of revisions fast (`exp list`)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return _load_with(getattr(yaml, "CSafeLoader", yaml.SafeLoader), text, source)
+
+
+def _load_with(loader_class: Any, text: str | bytes, source: str) -> Any:
+    import yaml
+
+    loader = loader_class(text)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        return loader.get_single_data()  # what yaml.load does, with a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ParseError(f"{source} is not valid YAML{where}", hint=f"fix {source} and rerun") from exc
+        raise ParseError(f"{source} is not valid YAML{where}",
+                         hint=f"fix {source} and rerun") from exc
+    finally:
+        loader.dispose()
 
 
 # YAML 1.2 scalars, as DVC reads metrics and params files (ruamel.yaml, typ="safe"; the regular
@@ -85,14 +94,7 @@ def _construct_int12(loader: Any, node: Any) -> int:
 
 def load_dvc_yaml_file(text: str | bytes, source: str) -> Any:
     """A metrics or params YAML file read as DVC reads it (YAML 1.2 scalars, see _YAML12)."""
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=_yaml12_loader())  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ParseError(f"{source} is not valid YAML{where}", hint=f"fix {source} and rerun") from exc
+    return _load_with(_yaml12_loader(), text, source)
 
 
 def dump_yaml(data: Any) -> str:
