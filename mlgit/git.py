@@ -8,10 +8,12 @@ long-lived `cat-file --batch` for many reads), startup stays free of GitPython's
 from __future__ import annotations
 
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from mlgit import proc
 from mlgit.errors import CommandError, MlgitError, NotFoundError, UsageError
@@ -424,22 +426,64 @@ class ObjectReader:
             if p.stdout:
                 p.stdout.close()
 
-    def _request(self, name: str) -> tuple[str, str, bytes] | None:
-        if "\n" in name:
-            return None
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
         p = self._proc
         if p is None or p.stdin is None or p.stdout is None:
             raise RuntimeError("ObjectReader used outside its `with` block")
-        p.stdin.write(name.encode() + b"\n")
-        p.stdin.flush()
-        header = p.stdout.readline().decode().rstrip("\n")
+        return p.stdin, p.stdout
+
+    @staticmethod
+    def _response(stdout: IO[bytes]) -> tuple[str, str, bytes] | None:
+        header = stdout.readline().decode("utf-8", "replace").rstrip("\n")
+        # "<name> missing" / "<name> ambiguous": the name itself may contain spaces
+        if header.endswith((" missing", " ambiguous")) or not header:
+            return None
         parts = header.split(" ")
-        if len(parts) != 3 or parts[1] in ("missing", "ambiguous"):
+        if len(parts) != 3:
             return None
         sha, kind, size = parts[0], parts[1], int(parts[2])
-        data = p.stdout.read(size)
-        p.stdout.read(1)  # the trailing newline
-        return sha, kind, data
+        data = stdout.read(size + 1)  # the content and git's trailing newline, in one call
+        return sha, kind, data[:size]
+
+    def _request(self, name: str) -> tuple[str, str, bytes] | None:
+        if "\n" in name:
+            return None
+        stdin, stdout = self._pipes()
+        stdin.write(name.encode() + b"\n")
+        stdin.flush()
+        return self._response(stdout)
+
+    def read_many(self, names: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        """(object id, type, content) for each `rev:path` or object name, None where absent.
+
+        All requests go out at once and the answers are read as they come: one round trip for
+        any number of objects instead of one per object.
+        """
+        return list(self.iter_many(names))
+
+    def iter_many(self, names: Sequence[str]) -> Iterator[tuple[str, str, bytes] | None]:
+        """`read_many`, yielding each answer as soon as git gives it, so the caller can work
+        on one object while git looks up the next. Consume it to the end.
+
+        A writer thread feeds git when the requests are larger than a pipe buffer, so neither
+        side can block the other.
+        """
+        wanted = ["\n" not in n for n in names]
+        stdin, stdout = self._pipes()
+        payload = b"".join(n.encode() + b"\n" for n, ok in zip(names, wanted, strict=True) if ok)
+        writer = None
+        if len(payload) <= 4096:  # fits in any pipe buffer: cannot block
+            stdin.write(payload)
+            stdin.flush()
+        else:
+            writer = threading.Thread(target=_write_all, args=(stdin, payload), daemon=True)
+            writer.start()
+        try:
+            for ok in wanted:
+                yield self._response(stdout) if ok else None
+        finally:
+            if writer is not None:
+                writer.join()
 
     def read(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at `rev`, or None if the file is not there."""
@@ -468,6 +512,14 @@ class ObjectReader:
         if got is None or got[1] != "commit":
             return None
         return parse_commit(got[0], got[2])
+
+
+def _write_all(stream: IO[bytes], payload: bytes) -> None:
+    try:
+        stream.write(payload)
+        stream.flush()
+    except (BrokenPipeError, ValueError):  # git exited; the reader side reports it
+        pass
 
 
 def parse_commit(sha: str, raw: bytes) -> CommitInfo:
