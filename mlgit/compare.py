@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from mlgit import git
 from mlgit.config import Config, infer_direction, load_config
 from mlgit.errors import NotFoundError, UsageError
-from mlgit.metrics import RevisionData, is_number, name_columns, read_revisions
+from mlgit.metrics import RevisionData, file_notes, is_number, name_columns, read_revisions
 
 _GLOB = set("*?[")
 _SPACES = {"refs/heads/": "branch", "refs/tags/": "tag", "refs/remotes/": "remote"}
@@ -35,6 +35,7 @@ class CompareRow:
     params: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
     best: bool = False
+    notes: dict[str, str] = field(default_factory=dict)  # file -> why its values are missing
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ def compare_revisions(
             ref.label, ref.sha, _iso(ref.time or 0), ref.kind,
             {metric_names[(f, k)]: v for f, vals in d.metrics.items() for k, v in vals.items()},
             {param_names[(f, k)]: v for f, vals in d.params.items() for k, v in vals.items()},
-            dict(d.errors)))
+            dict(d.errors), notes=file_notes(d)))
 
     best_row = None
     if primary:
@@ -240,7 +241,7 @@ def compare_revisions(
             pick = max if directions[primary] == "max" else min
             best_row = pick(scored, key=lambda r: r.metrics[primary])
     rows = [CompareRow(r.ref, r.sha, r.date, r.kind, r.metrics, r.params, r.errors,
-                       r is best_row) for r in rows]
+                       r is best_row, r.notes) for r in rows]
 
     all_cols = [*metric_cols, *param_names.values()]
     sort_by = sort or primary
@@ -260,7 +261,8 @@ def compare_revisions(
     if columns:
         metric_cols = _pick(metric_cols, columns, all_cols)
         param_cols = _pick(param_cols, columns, all_cols)
-    warnings = tuple(f"{r.ref}: {msg}" for r in rows for msg in r.errors.values())
+    warnings = tuple(f"{r.ref}: {msg}" for r in rows
+                     for msg in (*r.errors.values(), *r.notes.values()))
     return CompareResult(primary, directions.get(primary) if primary else None, sort_by, desc,
                          base, tuple(metric_cols), tuple(param_cols), directions, column_files,
                          tuple(rows), warnings)

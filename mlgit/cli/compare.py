@@ -45,6 +45,7 @@ def compare_cmd(
     json_out: Annotated[bool, _opt(COMPARE_OPTS, "json_out")] = False,
     precision: Annotated[int, _opt(COMPARE_OPTS, "precision")] = 4,
     chart: Annotated[bool, _opt(COMPARE_OPTS, "chart")] = False,
+    strict: Annotated[bool, _opt(COMPARE_OPTS, "strict")] = False,
 ) -> None:
     """Metrics and params of many branches side by side, best first, from Git objects alone.
 
@@ -53,7 +54,7 @@ def compare_cmd(
     run_compare(repo_root(), refs or [], all_branches=all_branches, tags=tags, sort=sort,
                 ascending=ascending, only_changed=only_changed, columns=columns or [],
                 all_params=all_params, fmt=fmt, json_out=json_out, precision=precision,
-                chart=chart, consoles=(out(), err()))
+                chart=chart, strict=strict, consoles=(out(), err()))
 
 
 def diff_cmd(
@@ -66,13 +67,14 @@ def diff_cmd(
     json_out: Annotated[bool, _opt(DIFF_OPTS, "json_out")] = False,
     show_all: Annotated[bool, _opt(DIFF_OPTS, "show_all")] = False,
     precision: Annotated[int, _opt(DIFF_OPTS, "precision")] = 4,
+    strict: Annotated[bool, _opt(DIFF_OPTS, "strict")] = False,
 ) -> None:
     """Metrics, params and data/model hashes that changed between two revisions.
 
     Example: mlgit diff main exp/fast
     """
     run_diff(repo_root(), a, b, fmt=fmt, json_out=json_out, show_all=show_all,
-             precision=precision, consoles=(out(), err()))
+             precision=precision, strict=strict, consoles=(out(), err()))
 
 
 # --- demo ---------------------------------------------------------------------------------------
