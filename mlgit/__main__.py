@@ -1,6 +1,6 @@
 """`python -m mlgit`."""
 
-from mlgit.quick import main
+from mlgit._entry import main
 
 if __name__ == "__main__":
     main()

@@ -281,13 +281,17 @@ def main() -> None:
     """Entry point of `mlgit`, `git-mlgit` and `python -m mlgit`."""
     try:
         if try_quick(sys.argv[1:]):
-            return
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Done, every child reaped and every file closed: skip the interpreter's teardown
+            # of ~150 modules, a tenth of the run time of `compare --json` on 30 branches.
+            os._exit(0)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; nothing was changed\n")
         sys.exit(130)
     except BrokenPipeError:  # `mlgit compare --json | head`: the reader left, as git does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)
-    from mlgit._entry import main as full_main  # answers --version without Typer
+    from mlgit.cli import main as full_main
 
     full_main()

@@ -87,7 +87,7 @@ def demo_step(ctx: DemoContext) -> None:
     from mlgit.diffing import diff_revisions
     from mlgit.tables import print_compare_table, print_diff_tables
 
-    _say("Which experiment is best? Every branch, read straight from Git objects",
+    _say("4. Which experiment is best? Every branch, read straight from Git objects",
          "mlgit compare --chart")
     result = compare_revisions(ctx.project)
     print_compare_table(out(), result, 4, chart=True)
@@ -96,7 +96,7 @@ def demo_step(ctx: DemoContext) -> None:
         out().print("No experiment branches to compare yet.")
         return
     ctx.notes["best_experiment"] = best
-    _say(f"What did {best} change? Metrics, params, and whether data or model changed",
+    _say(f"   What did {best} change? Metrics, params, and whether data or model changed",
          f"mlgit diff {result.base} {best}")
     print_diff_tables(out(), diff_revisions(ctx.project, result.base, best), 4)
 
