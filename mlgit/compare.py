@@ -94,7 +94,7 @@ def _resolve(root: Path, text: str, cfg: Config) -> str:
 
 
 def _select(root: Path, reader: git.ObjectReader, args: Sequence[str], all_branches: bool,
-            tags: bool, cfg: Config) -> tuple[list[_Ref], str | None]:
+            tags: bool, cfg: Config, all_commits: bool = False) -> tuple[list[_Ref], str | None]:
     """The refs to compare, in display order, and the base branch's label."""
     patterns = [a for a in args if _GLOB & set(a)]
     explicit = [a for a in args if a not in patterns]
@@ -127,6 +127,10 @@ def _select(root: Path, reader: git.ObjectReader, args: Sequence[str], all_branc
         chosen += [r for r in listed if r.kind == "branch" and r.label.startswith(cfg.exp_prefix)]
     if tags:
         chosen += [r for r in listed if r.kind == "tag"]
+    if all_commits:  # every commit once; branch tips keep their branch's name
+        tips = {r.sha for r in chosen}
+        chosen += [_Ref(sha[:7], sha, when, "commit") for sha, when in git.all_commits(root)
+                   if sha not in tips]
 
     unique: dict[str, _Ref] = {}
     for r in chosen:
@@ -186,6 +190,7 @@ def compare_revisions(
     only_changed: bool = False,
     columns: Sequence[str] = (),
     all_params: bool = False,
+    all_commits: bool = False,
     config: Config | None = None,
 ) -> CompareResult:
     """Metrics and params of `refs` (revisions or glob patterns like 'exp/*'); by default the
@@ -197,7 +202,7 @@ def compare_revisions(
     """
     cfg = config or load_config(root)
     with git.ObjectReader(root) as reader:
-        selected, base = _select(root, reader, refs, all_branches, tags, cfg)
+        selected, base = _select(root, reader, refs, all_branches, tags, cfg, all_commits)
         data = read_revisions(reader, [(r.label, r.sha) for r in selected])
 
     metric_pairs, param_pairs = _columns(data, "metrics"), _columns(data, "params")
@@ -263,6 +268,9 @@ def compare_revisions(
         param_cols = _pick(param_cols, columns, all_cols)
     warnings = tuple(f"{r.ref}: {msg}" for r in rows
                      for msg in (*r.errors.values(), *r.notes.values()))
+    if all_commits and git.is_shallow(root):  # say so rather than pass a stub for the history
+        warnings += ("this is a shallow clone: commits before its cut are not here; run "
+                     "`git fetch --unshallow` to compare the whole history",)
     return CompareResult(primary, directions.get(primary) if primary else None, sort_by, desc,
                          base, tuple(metric_cols), tuple(param_cols), directions, column_files,
                          tuple(rows), warnings)

@@ -482,3 +482,9 @@ def worktree_files_named(root: Path, name: str) -> list[str]:
     out = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
                f":(glob)**/{name}"], root)
     return sorted(set(filter(None, out.split("\0"))), key=lambda p: (p.count("/"), p))
+
+
+def all_commits(root: Path) -> list[tuple[str, int]]:
+    """(sha, committer time) of every commit reachable from a branch or tag, newest first."""
+    out = git(["log", "--branches", "--tags", "--format=%H %ct"], root)
+    return [(sha, int(ts)) for sha, _, ts in (ln.partition(" ") for ln in out.splitlines())]

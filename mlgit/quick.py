@@ -51,6 +51,8 @@ STRICT = Opt("strict", ("--strict",), "bool",
 COMPARE_OPTS = (
     Opt("all_branches", ("--all-branches", "-a"), "bool", "Every local branch."),
     Opt("tags", ("--tags", "-T"), "bool", "Every tag too."),
+    Opt("all_commits", ("--all-commits", "-A"), "bool",
+        "Every commit of every branch and tag (as dvc metrics show -A)."),
     Opt("sort", ("--sort", "-s"), "str",
         "Sort by this metric or param (default: the primary metric)."),
     Opt("ascending", ("--asc/--desc",), "bool", "Sort order (default: best first)."),
@@ -199,7 +201,7 @@ def run_compare(root: Path, refs: Sequence[str] = (), *, all_branches: bool = Fa
                 only_changed: bool = False, columns: Sequence[str] = (),
                 all_params: bool = False, fmt: Format = Format.table, json_out: bool = False,
                 precision: int = 4, chart: bool = False, strict: bool = False,
-                consoles: tuple[Any, Any] | None = None) -> None:
+                all_commits: bool = False, consoles: tuple[Any, Any] | None = None) -> None:
     """Compute and print `mlgit compare`."""
     from mlgit.compare import compare_revisions
 
@@ -207,7 +209,7 @@ def run_compare(root: Path, refs: Sequence[str] = (), *, all_branches: bool = Fa
     result = compare_revisions(
         root, refs, all_branches=all_branches, tags=tags, sort=sort,
         descending=None if ascending is None else not ascending, only_changed=only_changed,
-        columns=wanted, all_params=all_params)
+        columns=wanted, all_params=all_params, all_commits=all_commits)
     _emit("compare", result, fmt, json_out, consoles,
           md=lambda: _views().render_compare_markdown(result, precision, chart=chart),
           csv=lambda: _views().render_compare_csv(result),

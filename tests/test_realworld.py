@@ -284,3 +284,52 @@ def test_monorepo_registry_written_by_gto(mono: Path, tmp_path: Path) -> None:
     assert ours["latest"] == theirs["version"] == "v0.0.2"
     assert {s: e["version"] for s, e in ours["stages"].items()} == theirs["stage"] == {
         "prod": "v0.0.1"}
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory, isolated_env: None) -> Path:
+    """A line of commits on main, a feature branch merged back (a merge commit), a clone."""
+    root = make_repo(tmp_path_factory.mktemp("history") / "repo",
+                     {"dvc.yaml": "metrics:\n  - m.json\n", "m.json": '{"acc": 0.0}'})
+    for i in range(1, 4):
+        write_files(root, {"m.json": json.dumps({"acc": i / 10})})
+        git("commit", "-q", "-am", f"step {i}", cwd=root)
+    git("switch", "-q", "-c", "feature/x", "HEAD~1", cwd=root)
+    write_files(root, {"m.json": json.dumps({"acc": 0.25, "f": 1})})
+    git("commit", "-q", "-am", "feature", cwd=root)
+    git("switch", "-q", "main", cwd=root)
+    git("merge", "-q", "-X", "theirs", "--no-edit", "feature/x", cwd=root)
+    return root
+
+
+def test_all_commits_agree_with_dvc_metrics_show_A(history: Path) -> None:
+    data = compare_data(history, "--all-commits")
+    shas = git("rev-list", "--branches", cwd=history).split()
+    assert len(data["rows"]) == len(shas) == 6  # 4 on main, the feature commit, the merge
+    shown = json.loads(dvc("metrics", "show", "-A", "--json", cwd=history).stdout)
+    by_sha = {r["sha"]: r for r in data["rows"]}
+    shown.pop("workspace", None)  # DVC adds the work tree when it differs from HEAD
+    for rev, res in shown.items():  # DVC names commits by sha, branch tips by branch
+        sha = git("rev-parse", rev, cwd=history).strip()
+        theirs = {k: v for f, r in res["data"].items() for k, v in flatten(r["data"]).items()}
+        assert by_sha[sha]["metrics"] == theirs, rev
+    merge = git("rev-parse", "main", cwd=history).strip()
+    assert by_sha[merge]["ref"] == "main" and by_sha[merge]["metrics"] == {"acc": 0.25, "f": 1}
+
+
+def test_remote_only_branches_and_shallow_clone(history: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git("clone", "-q", "--no-local", "--depth", "1", f"file://{history}", str(clone),
+        cwd=tmp_path)
+    git("remote", "set-branches", "origin", "*", cwd=clone)
+    git("fetch", "-q", "--depth", "1", "origin", cwd=clone)
+    data = compare_data(clone, "origin/feature/x", "main")
+    rows = {r["ref"]: r for r in data["rows"]}
+    assert rows["origin/feature/x"]["metrics"] == {"acc": 0.25, "f": 1}  # no checkout needed
+    assert "feature/x" not in git("branch", cwd=clone)
+    res = run_mlgit("compare", "--all-commits", "-f", "csv", cwd=clone)
+    assert "shallow clone" in res.stderr and "git fetch --unshallow" in res.stderr
+    assert res.returncode == 0
+    # only the commits that are here, each with its own numbers
+    assert len(res.stdout.strip().splitlines()) - 1 == len(
+        git("rev-list", "--branches", "--tags", cwd=clone).split())

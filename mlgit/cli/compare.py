@@ -36,6 +36,7 @@ def compare_cmd(
         "branch and every experiment branch.", show_default=False)] = None,
     all_branches: Annotated[bool, _opt(COMPARE_OPTS, "all_branches")] = False,
     tags: Annotated[bool, _opt(COMPARE_OPTS, "tags")] = False,
+    all_commits: Annotated[bool, _opt(COMPARE_OPTS, "all_commits")] = False,
     sort: Annotated[str | None, _opt(COMPARE_OPTS, "sort")] = None,
     ascending: Annotated[bool | None, _opt(COMPARE_OPTS, "ascending")] = None,
     only_changed: Annotated[bool, _opt(COMPARE_OPTS, "only_changed")] = False,
@@ -54,7 +55,8 @@ def compare_cmd(
     run_compare(repo_root(), refs or [], all_branches=all_branches, tags=tags, sort=sort,
                 ascending=ascending, only_changed=only_changed, columns=columns or [],
                 all_params=all_params, fmt=fmt, json_out=json_out, precision=precision,
-                chart=chart, strict=strict, consoles=(out(), err()))
+                chart=chart, strict=strict, all_commits=all_commits,
+                consoles=(out(), err()))
 
 
 def diff_cmd(
