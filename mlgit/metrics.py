@@ -22,16 +22,18 @@ from __future__ import annotations
 
 import math
 import posixpath
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from mlgit.declared import DVC_LOCK, Plan, lock_path, plan_files, select_keys
 from mlgit.dvcfiles import DvcfileFinder
 from mlgit.errors import MlgitError
 from mlgit.git import ObjectReader
 from mlgit.params import flatten
-from mlgit.project import DEFAULT_PARAMS, Pipeline, merge_pipelines, parse_pipeline
+from mlgit.project import DEFAULT_PARAMS, DVC_YAML, Pipeline, merge_pipelines, parse_pipeline
 from mlgit.yamlio import load_structured
 
 if TYPE_CHECKING:
@@ -39,8 +41,6 @@ if TYPE_CHECKING:
     from mlgit.lockfile import Lock
 
 WORKSPACE = "workspace"
-DVC_YAML = "dvc.yaml"
-DVC_LOCK = "dvc.lock"
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,21 @@ def _inside_repo(path: str) -> bool:
     return not (norm.startswith(("/", "../")) or norm == ".." or "\n" in path or "\0" in path)
 
 
+_FINDERS: weakref.WeakKeyDictionary[ObjectReader, DvcfileFinder] = weakref.WeakKeyDictionary()
+
+
 class _GitStore:
     def __init__(self, reader: ObjectReader):
         self.reader = reader
         self.cache_root: Path | None = reader.root
 
     def dvcfiles(self, keys: Sequence[str | None]) -> dict[str | None, tuple[str, ...]]:
-        found = DvcfileFinder(self.reader).find([k for k in keys if k is not None])
+        # one finder per reader: callers that read commit after commit (exp list, lineage)
+        # parse each shared tree once
+        finder = _FINDERS.get(self.reader)
+        if finder is None:
+            finder = _FINDERS[self.reader] = DvcfileFinder(self.reader)
+        found = finder.find([k for k in keys if k is not None])
         return {k: found.get(k, ()) if k is not None else () for k in keys}
 
     def fetch(self, wants: Sequence[tuple[str | None, str]]) -> Iterator[Blob | None]:
@@ -206,71 +214,11 @@ _PARSERS: dict[str, Any] = {
 }
 
 
-# --- which files a revision needs -----------------------------------------------------------------
-
-
-class _Plan(NamedTuple):  # not a dataclass: cheaper to define (see mlgit.quick.Opt)
-    metrics: dict[str, str | None]  # metrics file -> dvc.yaml of its cached output (None: in Git)
-    params: dict[str, tuple[str, ...] | None]  # file -> tracked keys (None: the whole file)
-
-
-def _plan_files(pipelines: Sequence[Pipeline], has_default_params: bool) -> _Plan:
-    """The metrics and params files to read, and which params keys count, as DVC decides.
-
-    Params: a file named without keys anywhere, top-level `params:` files and the default
-    params.yaml (when present) count whole; otherwise only the keys the stages name
-    (dvc/repo/params/show.py `_collect_params`, dvc/dependency `_merge_params`).
-    """
-    params: dict[str, list[str] | None] = {}
-    for pipeline in pipelines:
-        for stage in pipeline.stages:
-            for ref in stage.params:
-                if ref.keys is None or params.get(ref.file, []) is None:
-                    params[ref.file] = None
-                else:
-                    keys = params.setdefault(ref.file, [])
-                    assert keys is not None
-                    keys.extend(k for k in ref.keys if k not in keys)
-    for pipeline in pipelines:
-        declared = {r.file for s in pipeline.stages for r in s.params}
-        for file in pipeline.params_files:
-            if file not in declared:  # top-level `params:` entries are whole files
-                params[file] = None
-    if has_default_params:
-        params[DEFAULT_PARAMS] = None
-    # a metrics file inside a DVC-cached output is not in Git: its bytes are found by the hash
-    # in the dvc.lock next to the dvc.yaml declaring that output (cache: false ones are in Git)
-    cached = {o.path.rstrip("/"): p.dvcfile for p in pipelines for s in p.stages
-              for o in s.outs if o.cache}
-    metrics = {m: _covering(cached, m) for p in pipelines for m in p.metrics_files}
-    return _Plan(metrics, {f: None if k is None else tuple(k) for f, k in params.items()})
-
-
-def _covering(cached: dict[str, str], path: str) -> str | None:
-    """The dvc.yaml declaring the cached output that is `path` or holds it, if any."""
-    while path:
-        if path in cached:
-            return cached[path]
-        path = posixpath.dirname(path)
-    return None
-
-
-def _select_keys(values: dict[str, Any], keys: tuple[str, ...] | None) -> dict[str, Any]:
-    if keys is None:
-        return values
-    prefixes = tuple(k + "." for k in keys)
-    return {n: v for n, v in values.items() if n in keys or n.startswith(prefixes)}
-
-
 def _merge_locks(locks: Sequence[Lock]) -> Lock | None:
     from mlgit.lockfile import merge_locks
 
     return merge_locks(locks)
 
-
-def lock_path(dvcfile: str) -> str:
-    """`sub/dvc.lock` for `sub/dvc.yaml`."""
-    return dvcfile[: -len(DVC_YAML)] + DVC_LOCK
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -314,12 +262,12 @@ def _collect(store: _Store, snaps: Sequence[tuple[str, str | None]], with_lock: 
              for p in [*dvcfiles[k], *(map(lock_path, dvcfiles[k]) if with_lock else ()),
                        DEFAULT_PARAMS]]
     _fetch(store, first, {p: _how(p) for _, p in first}, blobs, parsed)
-    plans: dict[str | None, _Plan] = {}
+    plans: dict[str | None, Plan] = {}
     pipes: dict[str | None, list[Pipeline]] = {}
     errors: dict[str | None, dict[str, str]] = {k: {} for k in keys}
     for k in keys:
         pipes[k] = _parse_all(blobs, k, dvcfiles[k], "pipeline", parsed, errors[k])
-        plans[k] = _plan_files(pipes[k], blobs[(k, DEFAULT_PARAMS)] is not None)
+        plans[k] = plan_files(pipes[k], blobs[(k, DEFAULT_PARAMS)] is not None)
     later = [(k, p) for k in keys
              for p in dict.fromkeys([*plans[k].metrics, *plans[k].params])
              if (k, p) not in blobs]
@@ -373,7 +321,7 @@ def _collect(store: _Store, snaps: Sequence[tuple[str, str | None]], with_lock: 
             if isinstance(got, MlgitError):
                 errs[path] = got.message
             else:
-                params[path] = _select_keys(got, tracked)
+                params[path] = select_keys(got, tracked)
         pipeline = merge_pipelines(pipes[k])
         lock = _merge_locks(locks) if with_lock else None
         results[k] = RevisionData("", k, pipeline, lock, metrics, params, errs, tuple(missing),
