@@ -12,10 +12,11 @@ file):
 Parsed files are cached by Git blob id: most branches share one dvc.yaml blob and often the
 same params files, so each distinct blob is parsed once.
 
-Where real-world layouts (#10) plug in: `_plan_files` decides which files a revision needs
-(several dvc.yaml files, top-level and per-stage declarations), and a `_Store` turns a path into
-bytes (Git blobs or the work tree today; the DVC cache, by the hash in dvc.lock, later).
-A file that is declared but absent is recorded in `missing`; one that does not parse in `errors`.
+Real-world layouts (#10): every `dvc.yaml` of a commit counts (found by walking its Git trees,
+`mlgit.dvcfiles`), with top-level and per-stage declarations (`mlgit.declared`); a metrics file
+inside a DVC-cached output is read from the local DVC cache by the hash in that revision's
+dvc.lock (`mlgit.cachedfiles`). A declared file that is absent is recorded in `missing` (with a
+note in `notes` when it is only missing from the cache); one that does not parse in `errors`.
 """
 
 from __future__ import annotations
