@@ -6,7 +6,9 @@ and mlgit's numbers are checked against `dvc metrics show` / `dvc params diff` o
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -333,3 +335,22 @@ def test_remote_only_branches_and_shallow_clone(history: Path, tmp_path: Path) -
     # only the commits that are here, each with its own numbers
     assert len(res.stdout.strip().splitlines()) - 1 == len(
         git("rev-list", "--branches", "--tags", cwd=clone).split())
+
+
+def test_registry_tags_in_one_second_are_ordered_by_counter(mono: Path, tmp_path: Path) -> None:
+    """A script running gto assign then unassign writes both tags in one second: GTO orders
+    them by counter, so must we (tag names alone would put `dev!#2` before `dev#1`)."""
+    from tests.test_registry_interop import GTO, gto, mlgit_models
+
+    if not GTO.exists():
+        pytest.skip("gto is not installed")
+    root = tmp_path / "repo"
+    shutil.copytree(mono, root, symlinks=True)
+    env = {**os.environ, "GIT_COMMITTER_DATE": "@1700000000 +0000"}
+    for tag in ("sub=clf@v0.0.1", "sub=clf#dev#1", "sub=clf#dev!#2", "sub=clf#prod#3"):
+        subprocess.run(["git", "tag", "-a", "-m", tag, tag, "main"], cwd=root, env=env,
+                       check=True)
+    theirs = json.loads(gto("show", "--json", cwd=root))["sub:clf"]
+    ours = mlgit_models(root)["sub:clf"]
+    assert {s: e["version"] for s, e in ours["stages"].items()} == theirs["stage"] == {
+        "prod": "v0.0.1"}
