@@ -56,11 +56,17 @@ class History:
 
 
 def _declared_here(root: Path) -> dict[str, str]:
-    try:
-        text = (root / "dvc.yaml").read_bytes()
-        return {a.name.replace("=", ":"): a.path for a in parse_pipeline(text).artifacts}
-    except (OSError, MlgitError):
-        return {}
+    """Artifacts of every dvc.yaml in the work tree; `sub/dvc.yaml`'s named `sub:name`, as
+    GTO and `dvc artifacts get` name them. A dvc.yaml that does not parse declares nothing."""
+    out: dict[str, str] = {}
+    for dvcfile in git.worktree_files_named(root, "dvc.yaml"):
+        try:
+            text = (root / dvcfile).read_bytes()
+            out.update({a.name.replace("=", ":"): a.path
+                        for a in parse_pipeline(text, dvcfile).artifacts})
+        except (OSError, MlgitError):
+            continue
+    return out
 
 
 def _summary(state: ArtifactState | None, name: str, declared: str | None) -> ModelSummary:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from mlgit import git
 from mlgit.config import Config, infer_direction, load_config
 from mlgit.errors import NotFoundError, UsageError
-from mlgit.metrics import RevisionData, is_number, name_columns, read_revisions
+from mlgit.metrics import RevisionData, file_notes, is_number, name_columns, read_revisions
 
 _GLOB = set("*?[")
 _SPACES = {"refs/heads/": "branch", "refs/tags/": "tag", "refs/remotes/": "remote"}
@@ -35,6 +35,7 @@ class CompareRow:
     params: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)  # file -> why it could not be read
     best: bool = False
+    notes: dict[str, str] = field(default_factory=dict)  # file -> why its values are missing
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _resolve(root: Path, text: str, cfg: Config) -> str:
 
 
 def _select(root: Path, reader: git.ObjectReader, args: Sequence[str], all_branches: bool,
-            tags: bool, cfg: Config) -> tuple[list[_Ref], str | None]:
+            tags: bool, cfg: Config, all_commits: bool = False) -> tuple[list[_Ref], str | None]:
     """The refs to compare, in display order, and the base branch's label."""
     patterns = [a for a in args if _GLOB & set(a)]
     explicit = [a for a in args if a not in patterns]
@@ -126,6 +127,10 @@ def _select(root: Path, reader: git.ObjectReader, args: Sequence[str], all_branc
         chosen += [r for r in listed if r.kind == "branch" and r.label.startswith(cfg.exp_prefix)]
     if tags:
         chosen += [r for r in listed if r.kind == "tag"]
+    if all_commits:  # every commit once; branch tips keep their branch's name
+        tips = {r.sha for r in chosen}
+        chosen += [_Ref(sha[:7], sha, when, "commit") for sha, when in git.all_commits(root)
+                   if sha not in tips]
 
     unique: dict[str, _Ref] = {}
     for r in chosen:
@@ -185,6 +190,7 @@ def compare_revisions(
     only_changed: bool = False,
     columns: Sequence[str] = (),
     all_params: bool = False,
+    all_commits: bool = False,
     config: Config | None = None,
 ) -> CompareResult:
     """Metrics and params of `refs` (revisions or glob patterns like 'exp/*'); by default the
@@ -196,7 +202,7 @@ def compare_revisions(
     """
     cfg = config or load_config(root)
     with git.ObjectReader(root) as reader:
-        selected, base = _select(root, reader, refs, all_branches, tags, cfg)
+        selected, base = _select(root, reader, refs, all_branches, tags, cfg, all_commits)
         data = read_revisions(reader, [(r.label, r.sha) for r in selected])
 
     metric_pairs, param_pairs = _columns(data, "metrics"), _columns(data, "params")
@@ -231,7 +237,7 @@ def compare_revisions(
             ref.label, ref.sha, _iso(ref.time or 0), ref.kind,
             {metric_names[(f, k)]: v for f, vals in d.metrics.items() for k, v in vals.items()},
             {param_names[(f, k)]: v for f, vals in d.params.items() for k, v in vals.items()},
-            dict(d.errors)))
+            dict(d.errors), notes=file_notes(d)))
 
     best_row = None
     if primary:
@@ -240,7 +246,7 @@ def compare_revisions(
             pick = max if directions[primary] == "max" else min
             best_row = pick(scored, key=lambda r: r.metrics[primary])
     rows = [CompareRow(r.ref, r.sha, r.date, r.kind, r.metrics, r.params, r.errors,
-                       r is best_row) for r in rows]
+                       r is best_row, r.notes) for r in rows]
 
     all_cols = [*metric_cols, *param_names.values()]
     sort_by = sort or primary
@@ -260,7 +266,11 @@ def compare_revisions(
     if columns:
         metric_cols = _pick(metric_cols, columns, all_cols)
         param_cols = _pick(param_cols, columns, all_cols)
-    warnings = tuple(f"{r.ref}: {msg}" for r in rows for msg in r.errors.values())
+    warnings = tuple(f"{r.ref}: {msg}" for r in rows
+                     for msg in (*r.errors.values(), *r.notes.values()))
+    if all_commits and git.is_shallow(root):  # say so rather than pass a stub for the history
+        warnings += ("this is a shallow clone: commits before its cut are not here; run "
+                     "`git fetch --unshallow` to compare the whole history",)
     return CompareResult(primary, directions.get(primary) if primary else None, sort_by, desc,
                          base, tuple(metric_cols), tuple(param_cols), directions, column_files,
                          tuple(rows), warnings)

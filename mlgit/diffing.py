@@ -22,6 +22,7 @@ from mlgit.lockfile import Lock
 from mlgit.metrics import (
     WORKSPACE,
     RevisionData,
+    file_notes,
     is_number,
     name_columns,
     read_revisions,
@@ -250,7 +251,8 @@ def diff_revisions(root: Path, a: str | None = None, b: str | None = None, *,
     params = _diff_params(data_a, data_b)
     files = _diff_files(data_a, data_b, cfg, tracked)
     changed = {f.role for f in files if f.status != "same"}
-    warnings = tuple(f"{d.rev}: {msg}" for d in (data_a, data_b) for msg in d.errors.values())
+    warnings = tuple(f"{d.rev}: {msg}" for d in (data_a, data_b)
+                     for msg in (*d.errors.values(), *file_notes(d).values()))
     return DiffResult(
         Side(a_label, a_sha, dict(data_a.errors)), Side(b_label, b_sha, dict(data_b.errors)),
         primary, metrics, params, files,

@@ -477,3 +477,17 @@ def tracked_paths(root: Path, paths: Sequence[str]) -> list[str]:
     out = git(["--literal-pathspecs", "ls-files", "-z", "--", *paths], root) if paths else ""
     files = [f for f in out.split("\0") if f]
     return [p for p in paths if any(f == p or f.startswith(p.rstrip("/") + "/") for f in files)]
+
+
+def worktree_files_named(root: Path, name: str) -> list[str]:
+    """Work-tree files called `name` in any directory, tracked or new (not ignored ones),
+    shallowest first: one `git ls-files` instead of walking data directories."""
+    out = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+               f":(glob)**/{name}"], root)
+    return sorted(set(filter(None, out.split("\0"))), key=lambda p: (p.count("/"), p))
+
+
+def all_commits(root: Path) -> list[tuple[str, int]]:
+    """(sha, committer time) of every commit reachable from a branch or tag, newest first."""
+    out = git(["log", "--branches", "--tags", "--format=%H %ct"], root)
+    return [(sha, int(ts)) for sha, _, ts in (ln.partition(" ") for ln in out.splitlines())]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlgit.yamlio import load_yaml
@@ -136,3 +136,17 @@ def recorded_output(read: Callable[[str, str], bytes | None], rev: str, path: st
         if outs and outs[0].hash:
             return outs[0], legacy
     return None
+
+
+DVC_LOCK = "dvc.lock"
+
+
+def merge_locks(locks: Sequence[Lock]) -> Lock | None:
+    """Several dvc.lock files as one, stages named as in `merge_pipelines`."""
+    if len(locks) <= 1:
+        return locks[0] if locks else None
+    stages = tuple(s if lk.dvcfile == DVC_LOCK else
+                   replace(s, name=lk.dvcfile[: -len(DVC_LOCK)] + f"dvc.yaml:{s.name}")
+                   for lk in locks for s in lk.stages)
+    return replace(locks[0], dvcfile=DVC_LOCK, stages=stages,
+                   legacy_hashes=any(lk.legacy_hashes for lk in locks))

@@ -12,33 +12,36 @@ file):
 Parsed files are cached by Git blob id: most branches share one dvc.yaml blob and often the
 same params files, so each distinct blob is parsed once.
 
-Where real-world layouts (#10) plug in: `_plan_files` decides which files a revision needs
-(several dvc.yaml files, top-level and per-stage declarations), and a `_Store` turns a path into
-bytes (Git blobs or the work tree today; the DVC cache, by the hash in dvc.lock, later).
-A file that is declared but absent is recorded in `missing`; one that does not parse in `errors`.
+Real-world layouts (#10): every `dvc.yaml` of a commit counts (found by walking its Git trees,
+`mlgit.dvcfiles`), with top-level and per-stage declarations (`mlgit.declared`); a metrics file
+inside a DVC-cached output is read from the local DVC cache by the hash in that revision's
+dvc.lock (`mlgit.cachedfiles`). A declared file that is absent is recorded in `missing` (with a
+note in `notes` when it is only missing from the cache); one that does not parse in `errors`.
 """
 
 from __future__ import annotations
 
 import math
 import posixpath
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from mlgit.declared import DVC_LOCK, Plan, lock_path, plan_files, select_keys
+from mlgit.dvcfiles import DvcfileFinder
 from mlgit.errors import MlgitError
 from mlgit.git import ObjectReader
 from mlgit.params import flatten
-from mlgit.project import DEFAULT_PARAMS, Pipeline, parse_pipeline
+from mlgit.project import DEFAULT_PARAMS, DVC_YAML, Pipeline, merge_pipelines, parse_pipeline
 from mlgit.yamlio import load_structured
 
 if TYPE_CHECKING:
+    from mlgit.cachedfiles import CacheReader
     from mlgit.lockfile import Lock
 
 WORKSPACE = "workspace"
-DVC_YAML = "dvc.yaml"
-DVC_LOCK = "dvc.lock"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class RevisionData:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> flat values
     errors: dict[str, str] = field(default_factory=dict)  # file -> what went wrong
     missing: tuple[str, ...] = ()  # declared metrics files that are not there
+    notes: dict[str, str] = field(default_factory=dict)  # file -> why it is missing
+    pipelines: tuple[Pipeline, ...] = ()  # every dvc.yaml, the root one first
 
     def flat_metrics(self) -> dict[str, Any]:
         """All metrics by name; a name found in two files is prefixed with its file."""
@@ -81,8 +86,13 @@ class Blob(NamedTuple):  # not a dataclass: cheaper to define (see mlgit.quick.O
 
 
 class _Store(Protocol):
+    cache_root: Path | None  # the repo whose DVC cache holds files kept out of Git (None: none)
+
     def fetch(self, wants: Sequence[tuple[str | None, str]]) -> Iterator[Blob | None]:
         """Bytes of each (commit, path), in order, as they come; None where absent."""
+
+    def dvcfiles(self, keys: Sequence[str | None]) -> dict[str | None, tuple[str, ...]]:
+        """The dvc.yaml paths of each commit (root first)."""
 
 
 def _inside_repo(path: str) -> bool:
@@ -91,9 +101,22 @@ def _inside_repo(path: str) -> bool:
     return not (norm.startswith(("/", "../")) or norm == ".." or "\n" in path or "\0" in path)
 
 
+_FINDERS: weakref.WeakKeyDictionary[ObjectReader, DvcfileFinder] = weakref.WeakKeyDictionary()
+
+
 class _GitStore:
     def __init__(self, reader: ObjectReader):
         self.reader = reader
+        self.cache_root: Path | None = reader.root
+
+    def dvcfiles(self, keys: Sequence[str | None]) -> dict[str | None, tuple[str, ...]]:
+        # one finder per reader: callers that read commit after commit (exp list, lineage)
+        # parse each shared tree once
+        finder = _FINDERS.get(self.reader)
+        if finder is None:
+            finder = _FINDERS[self.reader] = DvcfileFinder(self.reader)
+        found = finder.find([k for k in keys if k is not None])
+        return {k: found.get(k, ()) if k is not None else () for k in keys}
 
     def fetch(self, wants: Sequence[tuple[str | None, str]]) -> Iterator[Blob | None]:
         names = [f"{sha}:{path}" if _inside_repo(path) else "\n" for sha, path in wants]
@@ -102,8 +125,16 @@ class _GitStore:
 
 
 class _WorktreeStore:
+    cache_root: Path | None = None  # cached outputs are checked out in the work tree
+
     def __init__(self, root: Path):
         self.root = root
+
+    def dvcfiles(self, keys: Sequence[str | None]) -> dict[str | None, tuple[str, ...]]:
+        from mlgit.git import worktree_files_named
+
+        found = tuple(worktree_files_named(self.root, DVC_YAML))
+        return {k: found for k in keys}
 
     def fetch(self, wants: Sequence[tuple[str | None, str]]) -> Iterator[Blob | None]:
         for _, path in wants:
@@ -157,6 +188,9 @@ def _extract_metrics(value: Any) -> Any:
 
 
 def _parse_metrics(data: bytes, path: str) -> dict[str, Any]:
+    if path.endswith(".tsv") and b"\t" in data:  # DVC's YAML parser (ruamel) rejects the tabs
+        raise MlgitError(f"{path} is not valid YAML: DVC reads metrics files as JSON, YAML "
+                         "or TOML, not TSV")
     parsed = _extract_metrics(load_structured(data, path))
     if not isinstance(parsed, dict):  # a bare number: DVC shows it under the file's own name
         return {} if parsed is None else {"": parsed}
@@ -181,47 +215,11 @@ _PARSERS: dict[str, Any] = {
 }
 
 
-# --- which files a revision needs -----------------------------------------------------------------
+def _merge_locks(locks: Sequence[Lock]) -> Lock | None:
+    from mlgit.lockfile import merge_locks
 
+    return merge_locks(locks)
 
-class _Plan(NamedTuple):  # not a dataclass: cheaper to define (see mlgit.quick.Opt)
-    metrics: tuple[str, ...]
-    params: dict[str, tuple[str, ...] | None]  # file -> tracked keys (None: the whole file)
-
-
-def _plan_files(pipeline: Pipeline | None, has_default_params: bool) -> _Plan:
-    """The metrics and params files to read, and which params keys count, as DVC decides.
-
-    Params: a file named without keys anywhere, top-level `params:` files and the default
-    params.yaml (when present) count whole; otherwise only the keys the stages name
-    (dvc/repo/params/show.py `_collect_params`, dvc/dependency `_merge_params`).
-    """
-    params: dict[str, list[str] | None] = {}
-    if pipeline is not None:
-        for stage in pipeline.stages:
-            for ref in stage.params:
-                if ref.keys is None or params.get(ref.file, []) is None:
-                    params[ref.file] = None
-                else:
-                    keys = params.setdefault(ref.file, [])
-                    assert keys is not None
-                    keys.extend(k for k in ref.keys if k not in keys)
-        declared = {r.file for s in pipeline.stages for r in s.params}
-        for file in pipeline.params_files:
-            if file not in declared:  # top-level `params:` entries are whole files
-                params[file] = None
-    if has_default_params:
-        params[DEFAULT_PARAMS] = None
-    metrics = pipeline.metrics_files if pipeline is not None else ()
-    return _Plan(tuple(metrics),
-                 {f: None if k is None else tuple(k) for f, k in params.items()})
-
-
-def _select_keys(values: dict[str, Any], keys: tuple[str, ...] | None) -> dict[str, Any]:
-    if keys is None:
-        return values
-    prefixes = tuple(k + "." for k in keys)
-    return {n: v for n, v in values.items() if n in keys or n.startswith(prefixes)}
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -237,57 +235,84 @@ def _fetch(store: _Store, wants: list[tuple[str | None, str]], how: dict[str, st
             parsed.get(blob, want[1], how[want[1]])
 
 
+def _how(path: str) -> str:
+    name = posixpath.basename(path)
+    return {DVC_YAML: "pipeline", DVC_LOCK: "lock"}.get(name, "params")
+
+
+def _parse_all(blobs: dict[tuple[str | None, str], Blob | None], k: str | None,
+               paths: Sequence[str], how: str, parsed: _Parsed,
+               errors: dict[str, str]) -> list[Any]:
+    out = []
+    for path in paths:
+        blob = blobs.get((k, path))
+        got = parsed.get(blob, path, how) if blob is not None else None
+        if isinstance(got, MlgitError):
+            errors[path] = got.message
+        elif got is not None:
+            out.append(got)
+    return out
+
+
 def _collect(store: _Store, snaps: Sequence[tuple[str, str | None]], with_lock: bool,
              parsed: _Parsed) -> list[RevisionData]:
     keys = list(dict.fromkeys(sha for _, sha in snaps))
-    first = {DVC_YAML: "pipeline", DEFAULT_PARAMS: "params", DVC_LOCK: "lock"}
-    if not with_lock:
-        del first[DVC_LOCK]
+    dvcfiles = store.dvcfiles(keys)
     blobs: dict[tuple[str | None, str], Blob | None] = {}
-    _fetch(store, [(k, p) for k in keys for p in first], first, blobs, parsed)
-    plans: dict[str | None, _Plan] = {}
-    pipes: dict[str | None, Pipeline | MlgitError | None] = {}
+    first = [(k, p) for k in keys
+             for p in [*dvcfiles[k], *(map(lock_path, dvcfiles[k]) if with_lock else ()),
+                       DEFAULT_PARAMS]]
+    _fetch(store, first, {p: _how(p) for _, p in first}, blobs, parsed)
+    plans: dict[str | None, Plan] = {}
+    pipes: dict[str | None, list[Pipeline]] = {}
+    errors: dict[str | None, dict[str, str]] = {k: {} for k in keys}
     for k in keys:
-        blob = blobs[(k, DVC_YAML)]
-        pipes[k] = parsed.get(blob, DVC_YAML, "pipeline") if blob is not None else None
-        pipe = pipes[k]
-        plans[k] = _plan_files(pipe if isinstance(pipe, Pipeline) else None,
-                               blobs[(k, DEFAULT_PARAMS)] is not None)
+        pipes[k] = _parse_all(blobs, k, dvcfiles[k], "pipeline", parsed, errors[k])
+        plans[k] = plan_files(pipes[k], blobs[(k, DEFAULT_PARAMS)] is not None)
     later = [(k, p) for k in keys
              for p in dict.fromkeys([*plans[k].metrics, *plans[k].params])
              if (k, p) not in blobs]
     how = {p: "metrics" for k in keys for p in plans[k].metrics}
     how.update({p: "params" for k in keys for p in plans[k].params if p not in how})
     _fetch(store, later, how, blobs, parsed)
+    # metrics DVC keeps in its cache: their hashes are in the dvc.lock of the declaring dvc.yaml
+    absent = {k: [p for p in plans[k].metrics if blobs[(k, p)] is None] for k in keys}
+    locks_needed = [(k, lock_path(owner)) for k in keys for p in absent[k]
+                    if (owner := plans[k].metrics[p]) is not None]
+    if store.cache_root is not None and locks_needed:
+        wants = [w for w in dict.fromkeys(locks_needed) if w not in blobs]
+        _fetch(store, wants, {p: "lock" for _, p in wants}, blobs, parsed)
 
     results: dict[str | None, RevisionData] = {}
+    cache: CacheReader | None = None
     for k in keys:
-        errors: dict[str, str] = {}
-        pipeline = pipes[k]
-        if isinstance(pipeline, MlgitError):
-            errors[DVC_YAML] = pipeline.message
-            pipeline = None
-        lock = None
-        lock_blob = blobs.get((k, DVC_LOCK))
-        if lock_blob is not None:
-            got = parsed.get(lock_blob, DVC_LOCK, "lock")
-            if isinstance(got, MlgitError):
-                errors[DVC_LOCK] = got.message
-            else:
-                lock = got
+        errs = errors[k]
         plan = plans[k]
+        locks = _parse_all(blobs, k, [lock_path(f) for f in dvcfiles[k]], "lock", parsed, errs)
         metrics: dict[str, dict[str, Any]] = {}
         missing: list[str] = []
+        notes: dict[str, str] = {}
         for path in plan.metrics:
             blob = blobs[(k, path)]
+            if blob is None and store.cache_root is not None and plan.metrics[path]:
+                if cache is None:
+                    from mlgit.cachedfiles import CacheReader  # only repos that cache metrics pay
+
+                    cache = CacheReader(store.cache_root)
+                blob, note = _from_cache(cache, locks, path)
+                if note:
+                    notes[path] = note
             if blob is None:
                 missing.append(path)
                 continue
             got = parsed.get(blob, path, "metrics")
             if isinstance(got, MlgitError):
-                errors[path] = got.message
-            else:
-                metrics[path] = got
+                errs[path] = got.message
+                continue
+            metrics[path] = got
+            if path.endswith(".csv"):
+                notes[path] = (f"{path}: DVC reads metrics files as JSON, YAML or TOML; "
+                               "as YAML this CSV file gives no numbers")
         params: dict[str, dict[str, Any]] = {}
         for path, tracked in plan.params.items():
             blob = blobs[(k, path)]
@@ -295,11 +320,26 @@ def _collect(store: _Store, snaps: Sequence[tuple[str, str | None]], with_lock: 
                 continue
             got = parsed.get(blob, path, "params")
             if isinstance(got, MlgitError):
-                errors[path] = got.message
+                errs[path] = got.message
             else:
-                params[path] = _select_keys(got, tracked)
-        results[k] = RevisionData("", k, pipeline, lock, metrics, params, errors, tuple(missing))
+                params[path] = select_keys(got, tracked)
+        pipeline = merge_pipelines(pipes[k])
+        lock = _merge_locks(locks) if with_lock else None
+        results[k] = RevisionData("", k, pipeline, lock, metrics, params, errs, tuple(missing),
+                                  notes, tuple(pipes[k]))
     return [replace(results[sha], rev=label) for label, sha in snaps]
+
+
+def _from_cache(cache: CacheReader, locks: Sequence[Lock], path: str) -> tuple[Blob | None, str]:
+    """A metrics file DVC keeps in its cache, by the hash the revision's dvc.lock records."""
+    from mlgit.cachedfiles import PULL_NOTE
+
+    got = cache.read(locks, path)
+    if got is None:
+        return None, ""
+    if got.data is None:
+        return None, f"{path}: {PULL_NOTE}"
+    return Blob("md5:" + got.md5, got.data), ""
 
 
 def read_revisions(reader: ObjectReader, revs: Sequence[tuple[str, str]], *,
@@ -322,6 +362,13 @@ def read_revision(reader: ObjectReader, rev: str) -> RevisionData:
 def read_worktree(root: Path) -> RevisionData:
     """The same for the work tree (uncommitted changes count, as with `dvc metrics diff`)."""
     return _collect(_WorktreeStore(root), [(WORKSPACE, None)], True, _Parsed())[0]
+
+
+def file_notes(data: RevisionData) -> dict[str, str]:
+    """Warnings about the metrics files of `data`: why each declared one that has no values
+    is missing, and which ones give no numbers."""
+    notes = {m: f"{m}: declared in dvc.yaml but not found" for m in data.missing}
+    return {**notes, **data.notes}
 
 
 def is_number(value: Any) -> bool:

@@ -7,12 +7,14 @@ work tree and any revision. Paths come back relative to the repository root, POS
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mlgit.yamlio import ParseError, load_yaml
 
 DEFAULT_PARAMS = "params.yaml"
+DVC_YAML = "dvc.yaml"
 
 
 @dataclass(frozen=True)
@@ -143,3 +145,17 @@ def parse_pipeline(text: str | bytes, dvcfile: str = "dvc.yaml") -> Pipeline:
                                       spec.get("desc"), tuple(spec.get("labels") or ())))
     return Pipeline(dvcfile, tuple(stages), tuple(dict.fromkeys(metrics)),
                     tuple(params_files), tuple(artifacts), tuple(dict.fromkeys(plots)))
+
+
+def merge_pipelines(pipelines: Sequence[Pipeline]) -> Pipeline | None:
+    """One view of several dvc.yaml files; stages of `sub/dvc.yaml` named as DVC addresses
+    them (`sub/dvc.yaml:train`). The root dvc.yaml alone is returned as it is."""
+    if len(pipelines) <= 1:
+        return pipelines[0] if pipelines else None
+    stages = tuple(s if p.dvcfile == DVC_YAML else replace(s, name=f"{p.dvcfile}:{s.name}")
+                   for p in pipelines for s in p.stages)
+    return Pipeline(DVC_YAML, stages,
+                    tuple(m for p in pipelines for m in p.metrics_files),
+                    tuple(dict.fromkeys(f for p in pipelines for f in p.params_files)),
+                    tuple(a for p in pipelines for a in p.artifacts),
+                    tuple(f for p in pipelines for f in p.plots_files))

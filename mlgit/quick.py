@@ -45,10 +45,14 @@ JSON = Opt("json_out", ("--json",), "bool", "Print one JSON document (for script
 PRECISION = Opt("precision", ("--precision", "-p"), "int",
                 "Digits after the point in table and md output (json and csv keep full "
                 "precision).", 0, 17)
+STRICT = Opt("strict", ("--strict",), "bool",
+             "Exit 1 if a revision has a missing or unreadable metrics or params file.")
 
 COMPARE_OPTS = (
     Opt("all_branches", ("--all-branches", "-a"), "bool", "Every local branch."),
     Opt("tags", ("--tags", "-T"), "bool", "Every tag too."),
+    Opt("all_commits", ("--all-commits", "-A"), "bool",
+        "Every commit of every branch and tag (as dvc metrics show -A)."),
     Opt("sort", ("--sort", "-s"), "str",
         "Sort by this metric or param (default: the primary metric)."),
     Opt("ascending", ("--asc/--desc",), "bool", "Sort order (default: best first)."),
@@ -58,6 +62,7 @@ COMPARE_OPTS = (
         "Only these metrics/params (comma-separated names or globs; repeatable)."),
     Opt("all_params", ("--all-params",), "bool", "All params, not only those that differ."),
     FORMAT, JSON, PRECISION,
+    STRICT,
     Opt("chart", ("--chart",), "bool",
         "Add a bar chart of the primary metric (Mermaid with --format md)."),
 )
@@ -66,6 +71,7 @@ DIFF_OPTS = (
     Opt("show_all", ("--all", "-a"), "bool",
         "Also list unchanged params and dvc.lock entries."),
     PRECISION,
+    STRICT,
 )
 
 
@@ -168,27 +174,34 @@ def _tables() -> Any:
 
 def _emit(command: str, result: Any, fmt: Format, json_out: bool,
           consoles: tuple[Any, Any] | None, *, md: Callable[[], str], csv: Callable[[], str],
-          table: Callable[[Any], None]) -> None:
-    """JSON, or warnings on stderr and then Markdown, CSV or a table on stdout."""
+          table: Callable[[Any], None], strict: bool = False) -> None:
+    """JSON, or warnings on stderr and then Markdown, CSV or a table on stdout. With `strict`,
+    any warning makes the exit status 1 once everything is printed."""
     if json_out or fmt is Format.json:
         _json(command, result)
-        return
-    out, err = consoles or _consoles()
-    _tables().print_warnings(err, result.warnings)
-    if fmt is Format.md:
-        _write(md())
-    elif fmt is Format.csv:
-        _write(csv())
     else:
-        table(out)
+        out, err = consoles or _consoles()
+        _tables().print_warnings(err, result.warnings)
+        if fmt is Format.md:
+            _write(md())
+        elif fmt is Format.csv:
+            _write(csv())
+        else:
+            table(out)
+    if strict and result.warnings:
+        # SystemExit, not an MlgitError: the output is out, so the quick path must not hand
+        # the command to Typer to run (and print) again
+        sys.stderr.write(f"error: {len(result.warnings)} warning(s) and --strict\n")
+        sys.stderr.flush()
+        raise SystemExit(1)
 
 
 def run_compare(root: Path, refs: Sequence[str] = (), *, all_branches: bool = False,
                 tags: bool = False, sort: str | None = None, ascending: bool | None = None,
                 only_changed: bool = False, columns: Sequence[str] = (),
                 all_params: bool = False, fmt: Format = Format.table, json_out: bool = False,
-                precision: int = 4, chart: bool = False,
-                consoles: tuple[Any, Any] | None = None) -> None:
+                precision: int = 4, chart: bool = False, strict: bool = False,
+                all_commits: bool = False, consoles: tuple[Any, Any] | None = None) -> None:
     """Compute and print `mlgit compare`."""
     from mlgit.compare import compare_revisions
 
@@ -196,16 +209,18 @@ def run_compare(root: Path, refs: Sequence[str] = (), *, all_branches: bool = Fa
     result = compare_revisions(
         root, refs, all_branches=all_branches, tags=tags, sort=sort,
         descending=None if ascending is None else not ascending, only_changed=only_changed,
-        columns=wanted, all_params=all_params)
+        columns=wanted, all_params=all_params, all_commits=all_commits)
     _emit("compare", result, fmt, json_out, consoles,
           md=lambda: _views().render_compare_markdown(result, precision, chart=chart),
           csv=lambda: _views().render_compare_csv(result),
-          table=lambda out: _tables().print_compare_table(out, result, precision, chart=chart))
+          table=lambda out: _tables().print_compare_table(out, result, precision, chart=chart),
+          strict=strict)
 
 
 def run_diff(root: Path, a: str | None = None, b: str | None = None, *,
              fmt: Format = Format.table, json_out: bool = False, show_all: bool = False,
-             precision: int = 4, consoles: tuple[Any, Any] | None = None) -> None:
+             precision: int = 4, strict: bool = False,
+             consoles: tuple[Any, Any] | None = None) -> None:
     """Compute and print `mlgit diff`."""
     from mlgit.diffing import diff_revisions
 
@@ -213,7 +228,8 @@ def run_diff(root: Path, a: str | None = None, b: str | None = None, *,
     _emit("diff", result, fmt, json_out, consoles,
           md=lambda: _views().render_diff_markdown(result, precision, show_all=show_all),
           csv=lambda: _views().render_diff_csv(result, show_all=show_all),
-          table=lambda out: _tables().print_diff_tables(out, result, precision, show_all))
+          table=lambda out: _tables().print_diff_tables(out, result, precision, show_all),
+          strict=strict)
 
 
 # --- the front door ---------------------------------------------------------------------------

@@ -135,7 +135,8 @@ def _scan(root: Path, patterns: Iterable[str], points_at: str | None = None) -> 
             parsed.tag, parsed.artifact, parsed.action.value, parsed.version, parsed.stage,
             parsed.counter, target, int(when or 0), name, email.strip("<>"), bool(signature),
             message.strip(), objname))
-    scan.events.sort(key=lambda e: (e.time, e.tag))
+    # same second (gto assign + deprecate in one script): the counter orders them, as in GTO
+    scan.events.sort(key=lambda e: (e.time, e.counter or 0, e.tag))
     return scan
 
 

@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlgit.metrics import DVC_YAML, is_number
+from mlgit.metrics import is_number
+from mlgit.project import DVC_YAML
 from mlgit.render import csv_text, fmt_value, md_escape, md_table
 
 if TYPE_CHECKING:

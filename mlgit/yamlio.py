@@ -119,26 +119,6 @@ def load_structured(data: str | bytes, source: str) -> Any:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ParseError(f"{source} is not valid TOML: {exc}") from exc
-    if suffix in (".csv", ".tsv"):
-        return _load_table(text, "\t" if suffix == ".tsv" else ",")
+    # anything else is YAML 1.2, as DVC reads it (dvc/utils/serialize LOADERS): a CSV metrics
+    # file is one string to DVC, a TSV one an error, never a table
     return load_dvc_yaml_file(text, source)
-
-
-def _load_table(text: str, sep: str) -> dict[str, Any]:
-    """DVC reads a CSV/TSV metrics file's last row as the metrics (header = names)."""
-    import csv
-    import io
-
-    rows = list(csv.reader(io.StringIO(text), delimiter=sep))
-    if len(rows) < 2:
-        return {}
-    return {k: _number(v) for k, v in zip(rows[0], rows[-1], strict=False)}
-
-
-def _number(value: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            continue
-    return value

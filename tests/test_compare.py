@@ -134,7 +134,8 @@ def test_json_yaml_toml_metrics_nested_and_name_clashes(repo: Path) -> None:
 def test_missing_file_at_one_ref_is_a_dash_not_an_error(branches: Path) -> None:
     branch(branches, "exp/none", {}, delete=("metrics.json",))
     res = run_mlgit("compare", "-f", "csv", cwd=branches)
-    assert "warning" not in res.stderr
+    assert "exp/none: metrics.json: declared in dvc.yaml but not found" in res.stderr
+    assert res.returncode == 0
     rows = {r["ref"]: r for r in csv.DictReader(io.StringIO(res.stdout))}
     assert rows["exp/none"]["accuracy"] == "" and rows["exp/good"]["accuracy"] == "0.97"
     data = compare_json(branches)

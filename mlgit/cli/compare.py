@@ -36,6 +36,7 @@ def compare_cmd(
         "branch and every experiment branch.", show_default=False)] = None,
     all_branches: Annotated[bool, _opt(COMPARE_OPTS, "all_branches")] = False,
     tags: Annotated[bool, _opt(COMPARE_OPTS, "tags")] = False,
+    all_commits: Annotated[bool, _opt(COMPARE_OPTS, "all_commits")] = False,
     sort: Annotated[str | None, _opt(COMPARE_OPTS, "sort")] = None,
     ascending: Annotated[bool | None, _opt(COMPARE_OPTS, "ascending")] = None,
     only_changed: Annotated[bool, _opt(COMPARE_OPTS, "only_changed")] = False,
@@ -45,6 +46,7 @@ def compare_cmd(
     json_out: Annotated[bool, _opt(COMPARE_OPTS, "json_out")] = False,
     precision: Annotated[int, _opt(COMPARE_OPTS, "precision")] = 4,
     chart: Annotated[bool, _opt(COMPARE_OPTS, "chart")] = False,
+    strict: Annotated[bool, _opt(COMPARE_OPTS, "strict")] = False,
 ) -> None:
     """Metrics and params of many branches side by side, best first, from Git objects alone.
 
@@ -53,7 +55,8 @@ def compare_cmd(
     run_compare(repo_root(), refs or [], all_branches=all_branches, tags=tags, sort=sort,
                 ascending=ascending, only_changed=only_changed, columns=columns or [],
                 all_params=all_params, fmt=fmt, json_out=json_out, precision=precision,
-                chart=chart, consoles=(out(), err()))
+                chart=chart, strict=strict, all_commits=all_commits,
+                consoles=(out(), err()))
 
 
 def diff_cmd(
@@ -66,13 +69,14 @@ def diff_cmd(
     json_out: Annotated[bool, _opt(DIFF_OPTS, "json_out")] = False,
     show_all: Annotated[bool, _opt(DIFF_OPTS, "show_all")] = False,
     precision: Annotated[int, _opt(DIFF_OPTS, "precision")] = 4,
+    strict: Annotated[bool, _opt(DIFF_OPTS, "strict")] = False,
 ) -> None:
     """Metrics, params and data/model hashes that changed between two revisions.
 
     Example: mlgit diff main exp/fast
     """
     run_diff(repo_root(), a, b, fmt=fmt, json_out=json_out, show_all=show_all,
-             precision=precision, consoles=(out(), err()))
+             precision=precision, strict=strict, consoles=(out(), err()))
 
 
 # --- demo ---------------------------------------------------------------------------------------
