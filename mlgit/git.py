@@ -7,7 +7,9 @@ long-lived `cat-file --batch` for many reads), startup stays free of GitPython's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from mlgit import proc
@@ -346,20 +348,45 @@ def switch(root: Path, branch: str) -> None:
 # --- worktrees --------------------------------------------------------------------------------
 
 
+_WORKTREE_THREADS = threading.Lock()
+
+
+@contextmanager
+def _worktree_admin(root: Path) -> Iterator[None]:
+    """Serialise worktree add/remove/prune, across our threads and across mlgit processes.
+
+    Git itself does not: a `worktree add` that reads `.git/worktrees/*` while a parallel
+    `prune` or `add` rewrites an entry fails with "failed to read .../commondir" (seen with
+    `exp new -j 2`)."""
+    import fcntl
+
+    lock_path = common_dir(root) / "mlgit-worktrees.lock"
+    with _WORKTREE_THREADS, open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def worktree_add(root: Path, path: Path, rev: str, new_branch: str | None = None) -> None:
     args = ["worktree", "add", "-q", "--detach", str(path), rev]
     if new_branch:
         args = ["worktree", "add", "-q", "-b", new_branch, str(path), rev]
-    git(args, root)
+    with _worktree_admin(root):
+        git(args, root)
 
 
 def worktree_remove(root: Path, path: Path) -> None:
-    proc.run(["git", "worktree", "remove", "--force", "--force", str(path)], root, check=False)
-    worktree_prune(root)
+    with _worktree_admin(root):
+        proc.run(["git", "worktree", "remove", "--force", "--force", str(path)], root,
+                 check=False)
+        proc.run(["git", "worktree", "prune"], root, check=False)
 
 
 def worktree_prune(root: Path) -> None:
-    proc.run(["git", "worktree", "prune"], root, check=False)
+    with _worktree_admin(root):
+        proc.run(["git", "worktree", "prune"], root, check=False)
 
 
 def worktree_paths(root: Path) -> list[Path]:
