@@ -288,8 +288,8 @@ def _declared(rev: RevisionData, name: str | None, cfg: Config) -> Artifact:
         declared[0] if declared else None)
     if found is None:
         at = (rev.sha or rev.rev)[:8]
-        what = f"artifact '{wanted}' is" if wanted else "no artifact is"
-        raise NotFoundError(f"{what} not declared in dvc.yaml at {at}",
+        what = f"artifact '{wanted}' is not declared" if wanted else "no artifact is declared"
+        raise NotFoundError(f"{what} in dvc.yaml at {at}",
                             hint=f"declare it with `mlgit model add {wanted or 'NAME'} --path "
                             "PATH` and commit the pipeline run")
     return found
