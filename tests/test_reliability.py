@@ -87,6 +87,12 @@ CASES: dict[str, Case] = {
     "exp-show-unknown": c("repo", "exp", "show", "nope", expect="no experiment 'nope'"),
     "exp-rm-unknown": c("repo", "exp", "rm", "nope", expect="no experiment 'nope'"),
     "exp-new-from-unknown": c("repo", "exp", "new", "x", "--from", "nope", expect=UNKNOWN),
+    # --- command-line usage (click's errors, said in our format) ---
+    "exp-new-jobs-0": c("repo", "exp", "new", "x", "-j", "0", expect="'-j' / '--jobs'"),
+    "exp-new-no-name": c("repo", "exp", "new", expect="Missing argument 'name'"),
+    "promote-no-stage": c("repo", "promote", "main", expect="Missing option '--to'"),
+    "unknown-option": c("repo", "data", "push", "--bogus", expect="No such option: --bogus"),
+    "unknown-command": c("repo", "nosuchcmd", expect="No such command 'nosuchcmd'"),
     # --- -S overrides ---
     "S-no-equals": c("repo", "exp", "new", "x", "-S", "train.lr", expect="has no '='"),
     "S-unknown-key": c("repo", "exp", "new", "x", "-S", "train.nope=1",
