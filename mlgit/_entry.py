@@ -15,6 +15,8 @@ def main() -> None:
 
         sys.stdout.write(f"mlgit {__version__}\n")
         return
-    from mlgit.cli import main as cli_main
+    # compare/diff have a Typer-free front door (mlgit.quick), which hands anything it does not
+    # recognise to the full CLI
+    from mlgit.quick import main as quick_main
 
-    cli_main()
+    quick_main()

@@ -105,12 +105,12 @@ def _declares(text: str, name: str, path: str, dvcfile: str) -> bool:
 def _round_trip_artifact(text: str, name: str, entry: dict[str, Any]) -> str:
     from ruamel.yaml import YAML
 
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    doc: Any = yaml.load(text)
+    rt = YAML(typ="rt")  # round trip: safe, keeps comments and order
+    rt.preserve_quotes = True
+    doc: Any = rt.load(text)
     if "artifacts" not in doc or doc["artifacts"] is None:
         doc["artifacts"] = {}
     doc["artifacts"][name] = entry
     buf = io.StringIO()
-    yaml.dump(doc, buf)
+    rt.dump(doc, buf)
     return buf.getvalue()

@@ -7,14 +7,15 @@ long-lived `cat-file --batch` for many reads), startup stays free of GitPython's
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from mlgit import proc
 from mlgit.errors import CommandError, MlgitError, NotFoundError, UsageError
+
+# Reading objects without a checkout lives in mlgit/gitobjects.py (one cat-file for many
+# reads); re-exported so callers keep one import for everything Git.
+from mlgit.gitobjects import CommitInfo, ObjectReader, object_reader, parse_commit  # noqa: F401
 
 FIELD_SEP = "\x1f"  # unit separator: cannot appear in ref names, safe in for-each-ref formats
 
@@ -370,124 +371,6 @@ def checked_out_branches(root: Path) -> list[str]:
             if line.startswith("branch refs/heads/")]
 
 
-# --- reading objects without a checkout -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    sha: str
-    parents: tuple[str, ...]
-    author: str
-    author_email: str
-    author_time: int
-    committer_time: int
-    message: str
-
-
-class ObjectReader:
-    """One `git cat-file --batch` process that serves any number of reads.
-
-    Use as a context manager: the child is always reaped.
-    """
-
-    def __init__(self, root: Path):
-        self.root = root
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> ObjectReader:
-        self._proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"],
-            cwd=self.root,
-            env=proc.clean_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        p = self._proc
-        self._proc = None
-        if p is None:
-            return
-        try:
-            if p.stdin:
-                p.stdin.close()
-            p.wait(timeout=5)
-        except Exception:
-            p.kill()
-            p.wait()
-        finally:
-            if p.stdout:
-                p.stdout.close()
-
-    def _request(self, name: str) -> tuple[str, str, bytes] | None:
-        if "\n" in name:
-            return None
-        p = self._proc
-        if p is None or p.stdin is None or p.stdout is None:
-            raise RuntimeError("ObjectReader used outside its `with` block")
-        p.stdin.write(name.encode() + b"\n")
-        p.stdin.flush()
-        header = p.stdout.readline().decode().rstrip("\n")
-        parts = header.split(" ")
-        if len(parts) != 3 or parts[1] in ("missing", "ambiguous"):
-            return None
-        sha, kind, size = parts[0], parts[1], int(parts[2])
-        data = p.stdout.read(size)
-        p.stdout.read(1)  # the trailing newline
-        return sha, kind, data
-
-    def read(self, rev: str, path: str) -> bytes | None:
-        """The bytes of `path` at `rev`, or None if the file is not there."""
-        got = self._request(f"{rev}:{path}")
-        if got is None or got[1] != "blob":
-            return None
-        return got[2]
-
-    def tree_names(self, rev: str, path: str = "") -> list[str] | None:
-        """Entry names of the directory `path` at `rev` (None if absent)."""
-        got = self._request(f"{rev}:{path}")
-        if got is None or got[1] != "tree":
-            return None
-        names, data, i = [], got[2], 0
-        while i < len(data):
-            sp = data.index(b" ", i)
-            nul = data.index(b"\0", sp)
-            names.append(data[sp + 1 : nul].decode("utf-8", "replace"))
-            i = nul + 21
-        return names
-
-    def commit(self, rev: str) -> CommitInfo | None:
-        if not rev or rev.startswith("-"):
-            return None
-        got = self._request(f"{rev}^{{commit}}")
-        if got is None or got[1] != "commit":
-            return None
-        return parse_commit(got[0], got[2])
-
-
-def parse_commit(sha: str, raw: bytes) -> CommitInfo:
-    text = raw.decode("utf-8", "replace")
-    head, _, message = text.partition("\n\n")
-    parents: list[str] = []
-    author, email, atime, ctime = "", "", 0, 0
-    for line in head.splitlines():
-        key, _, value = line.partition(" ")
-        if key == "parent":
-            parents.append(value)
-        elif key in ("author", "committer"):
-            ident, _, rest = value.rpartition("> ")
-            name, _, mail = ident.partition(" <")
-            when = int(rest.split(" ")[0]) if rest else 0
-            if key == "author":
-                author, email, atime = name, mail, when
-            else:
-                ctime = when
-    return CommitInfo(sha, tuple(parents), author, email, atime, ctime, message)
 
 
 def tree_paths(root: Path, rev: str) -> list[str]:
@@ -495,12 +378,6 @@ def tree_paths(root: Path, rev: str) -> list[str]:
     out = git(["ls-tree", "-r", "-z", "--name-only", "--full-tree", "--end-of-options", rev],
               root)
     return [p for p in out.split("\0") if p]
-
-
-@contextmanager
-def object_reader(root: Path) -> Iterator[ObjectReader]:
-    with ObjectReader(root) as reader:
-        yield reader
 
 
 def parse_trailers(message: str) -> dict[str, str]:

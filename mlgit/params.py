@@ -171,10 +171,10 @@ def _load_roundtrip(path: Path, file: str, create: bool) -> tuple[Any, Any]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    yaml = YAML()
-    yaml.preserve_quotes = True
+    rt = YAML(typ="rt")  # ruamel's round-trip loader: safe, and keeps comments and order
+    rt.preserve_quotes = True
     try:
-        doc = yaml.load(text) if text.strip() else None
+        doc = rt.load(text) if text.strip() else None
     except YAMLError as exc:
         raise MlgitError(f"{file} is not valid YAML", hint=f"fix {file} and rerun") from exc
     if doc is None:
@@ -184,7 +184,7 @@ def _load_roundtrip(path: Path, file: str, create: bool) -> tuple[Any, Any]:
 
     def dump(d: Any) -> str:
         buf = io.StringIO()
-        yaml.dump(d, buf)
+        rt.dump(d, buf)
         return buf.getvalue()
 
     return doc, dump

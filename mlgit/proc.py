@@ -8,10 +8,10 @@ DVC child gets the chance to release its locks before we clean up.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -20,7 +20,14 @@ from pathlib import Path
 
 from mlgit.errors import CommandError, CommandTimeout, Interrupted, MlgitError
 
-log = logging.getLogger("mlgit")
+
+def _debug(message: str, *args: object) -> None:
+    """Log through `logging` only if something imported it (`--debug` does): importing it costs
+    ~2 ms on every start of commands that must answer in tens of milliseconds."""
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("mlgit").debug(message, *args)
+
 
 # Variables a parent git (hooks, `git mlgit` aliases, worktrees) may set, which would point our
 # git calls at the wrong repository (pre-commit#300, #808).
@@ -79,7 +86,7 @@ def run(
     `CommandTimeout` says so: checks of remote servers must answer quickly, never hang.
     """
     args = [str(a) for a in cmd]
-    log.debug("run: %s (cwd=%s)", args, cwd)
+    _debug("run: %s (cwd=%s)", args, cwd)
     cancel = _cancel.get()
     if cancel is not None and cancel.is_set():
         raise Interrupted(signal.SIGINT)

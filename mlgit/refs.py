@@ -61,3 +61,13 @@ def _unknown(root: Path, text: str) -> NotFoundError:
         f"unknown revision '{text}'",
         hint="use a branch, tag, commit, experiment name, or a registry ref like model#production",
     )
+
+
+def base_branch(root: Path, config: Config | None = None) -> str | None:
+    """The branch experiments start from: `base_branch` in mlgit.yaml, else main, master or the
+    remote's HEAD; None when the repository has none of them."""
+    cfg = config or load_config(root)
+    if cfg.base_branch:
+        return cfg.base_branch
+    found = git.default_branch_candidates(root)
+    return found[0] if found else None

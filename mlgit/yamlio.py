@@ -7,8 +7,7 @@ Errors name the file so the user knows what to fix.
 from __future__ import annotations
 
 import json
-import tomllib
-from pathlib import Path
+import os
 from typing import Any
 
 from mlgit.errors import MlgitError
@@ -23,13 +22,16 @@ def load_yaml(text: str | bytes, source: str) -> Any:
 
     # libyaml's CSafeLoader (same safe constructors as safe_load) parses ~10x faster: it is
     # what keeps reading dvc.lock/params at hundreds of revisions fast (`exp list`)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        return loader.get_single_data()  # what yaml.load does, with a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ParseError(f"{source} is not valid YAML{where}", hint=f"fix {source} and rerun") from exc
+        raise ParseError(f"{source} is not valid YAML{where}",
+                         hint=f"fix {source} and rerun") from exc
+    finally:
+        loader.dispose()
 
 
 def dump_yaml(data: Any) -> str:
@@ -40,7 +42,7 @@ def dump_yaml(data: Any) -> str:
 
 def load_structured(data: str | bytes, source: str) -> Any:
     """Parse a metrics/params file by its extension, as DVC does (JSON, YAML, TOML)."""
-    suffix = Path(source).suffix.lower()
+    suffix = os.path.splitext(source)[1].lower()  # not pathlib: called per file, per ref
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     if suffix == ".json":
         try:
@@ -48,6 +50,8 @@ def load_structured(data: str | bytes, source: str) -> Any:
         except json.JSONDecodeError as exc:
             raise ParseError(f"{source} is not valid JSON (line {exc.lineno})") from exc
     if suffix == ".toml":
+        import tomllib  # rare for metrics and params: not paid by every start
+
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

@@ -60,15 +60,17 @@ def root(
 
 def _register() -> None:
     # Each command group lives in its own module; importing them is cheap (no dvc/pandas/git).
-    from mlgit.cli import data, demo, doctor, exp, init, model, reproduce, stage
+    from mlgit.cli import ci, compare, data, demo, doctor, exp, init, model, reproduce, stage
 
     init.register(app)
     stage.register(app)
+    compare.register(app)
     exp.register(app)
     model.register(app)
     reproduce.register(app)
     data.register(app)
     doctor.register(app)
+    ci.register(app)
     demo.register(app)
 
 

@@ -73,10 +73,10 @@ def step_stages(ctx: DemoContext) -> None:
 
 def _steps() -> list[Callable[[DemoContext], None]]:
     """The story in order; each feature's CLI module narrates its own step."""
-    from mlgit.cli import data, exp, model, reproduce
+    from mlgit.cli import ci, compare, data, exp, model, reproduce
 
-    return [step_init, step_stages, exp.demo_step, model.demo_step, reproduce.demo_step,
-            data.demo_step]
+    return [step_init, step_stages, exp.demo_step, compare.demo_step, model.demo_step,
+            reproduce.demo_step, ci.demo_step, data.demo_step]
 
 
 def demo_cmd(

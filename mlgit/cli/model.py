@@ -323,6 +323,11 @@ def demo_step(ctx: DemoContext) -> None:
         out().print(f"[yellow]no branch has a '{metric}' metric: skipping the promotion[/yellow]")
         return
     best_score, best = max(scored)
+    # the compare step names a best experiment already: promote that one (ties break alike)
+    chosen = ctx.notes.get("best_experiment")
+    for score, name in scored:
+        if name == chosen and score == best_score:
+            best = name
     value = best_score if direction == "max" else -best_score
     bound = math.floor(value * 10) / 10 if direction == "max" else math.ceil(value * 10) / 10
     gate = f"{metric}{'>=' if direction == 'max' else '<='}{bound:g}"
