@@ -13,6 +13,7 @@ own before/after check. Inputs are chosen to fail validation, so no pipeline run
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,39 @@ CASES: dict[str, Case] = {
     "rollback-unknown-version": c("promoted", "rollback", "model", "--to", "v9.9.9",
                                   expect="no version v9.9.9"),
     "rollback-undeclared": c("repo", "rollback", "nope", expect="unknown artifact"),
+    # --- compare, diff ---
+    "nogit-compare": c("nogit", "compare", expect=NOT_GIT),
+    "compare-unknown-ref": c("repo", "compare", "main", "nope", expect=UNKNOWN),
+    "diff-unknown-ref": c("repo", "diff", "main", "nope", expect=UNKNOWN),
+    "diff-option-as-ref": c("repo", "diff", "--", "-p", expect=UNKNOWN),
+    "compare-sort-unknown": c("repo", "compare", "--sort", "nosuch",
+                              expect="no metric or param named 'nosuch'"),
+    "compare-columns-unknown": c("repo", "compare", "-c", "nosuch", expect="--columns"),
+    "compare-bad-format": c("repo", "compare", "--format", "xml", expect="'xml'"),
+    "unborn-compare": c("unborn", "diff", "HEAD", expect="no commits yet"),
+    "shallow-diff-old": c("shallow", "diff", "HEAD~1", expect="shallow clone"),
+    # --- ci generate: values that would end up in a workflow file ---
+    "ci-branch-injection": c("repo", "ci", "generate", "github", "--branch", "main;rm -rf /",
+                             expect="invalid branch"),
+    "ci-branch-expression": c("repo", "ci", "generate", "github", "--branch",
+                              "${{ github.event.issue.title }}", expect="invalid branch"),
+    "ci-branch-dash": c("repo", "ci", "generate", "github", "--branch", "-x",
+                        expect="invalid branch"),
+    "ci-branch-newline": c("repo", "ci", "generate", "gitlab", "--branch", "main\nx: 1",
+                           expect="invalid branch"),
+    "ci-bad-cron": c("repo", "ci", "generate", "github", "--cron", "* * *",
+                     expect="invalid cron"),
+    "ci-bad-secret": c("repo", "ci", "generate", "github", "--secret", "a b",
+                       expect="invalid secret name"),
+    "ci-bad-python": c("repo", "ci", "generate", "github", "--python", "3.11; x",
+                       expect="invalid Python version"),
+    "ci-unknown-job": c("repo", "ci", "generate", "github", "--jobs", "nope",
+                        expect="unknown job"),
+    "ci-unknown-provider": c("repo", "ci", "generate", "circle", expect="'circle'"),
+    "ci-out-unwritable": c("repo", "ci", "generate", "github", "--out", "/proc/mlgit-ci",
+                           expect="cannot write the CI files"),
+    "ci-out-below-a-file": c("repo", "ci", "generate", "github", "--out", "params.yaml/ci",
+                             expect="cannot write the CI files"),
     # --- remotes ---
     "data-push-unknown-remote": c("repo", "data", "push", "-r", "nosuch",
                                   expect="no DVC remote named 'nosuch'"),
@@ -341,7 +375,28 @@ def test_a_path_with_spaces_and_unicode_just_works(template_repo: Path, tmp_path
     run_mlgit("exp", "new", "fast", "-S", "train.lr=0.5", cwd=root)
     listed = run_mlgit("exp", "list", "--json", cwd=root).stdout
     assert "exp/fast" in listed
+    compared = run_mlgit("compare", "--format", "md", cwd=root).stdout
+    assert "exp/fast" in compared and "main" in compared
     shown = run_mlgit("exp", "show", "fast", cwd=root).stdout
     assert "0.5" in shown
     run_mlgit("data", "push", "exp/fast", cwd=root)
     assert any(remote.rglob("*")), "nothing reached the remote"
+
+
+def test_compare_renders_the_other_refs_when_one_has_broken_metrics(repo: Path) -> None:
+    """Metrics that do not parse at one ref: a warning naming it, every other row intact."""
+    git("branch", "exp/good", cwd=repo)
+    git("checkout", "-q", "-b", "exp/broken", cwd=repo)
+    (repo / "metrics.json").write_text('{"accuracy": 0.9,\n')
+    commit_all(repo, "broken metrics")
+    git("checkout", "-q", "main", cwd=repo)
+    before = snapshot(repo)
+    res = run_mlgit("compare", "--json", cwd=repo)
+    rows = {row["ref"]: row for row in json.loads(res.stdout)["data"]["rows"]}
+    assert rows["exp/good"]["metrics"]["accuracy"] == rows["main"]["metrics"]["accuracy"]
+    assert "not valid JSON" in rows["exp/broken"]["errors"]["metrics.json"]
+    assert any("exp/broken" in w for w in json.loads(res.stdout)["data"]["warnings"])
+    table = run_mlgit("compare", cwd=repo)
+    assert "exp/good" in table.stdout and "error" in table.stdout
+    assert "exp/broken: metrics.json is not valid JSON" in table.stderr
+    assert snapshot(repo) == before
