@@ -14,6 +14,9 @@ own before/after check. Inputs are chosen to fail validation, so no pipeline run
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import S3_ENV, copy_repo, free_port
-from tests.helpers import commit_all, dvc, git, repo_state, run_mlgit, worktree_hash
+from tests.helpers import (
+    commit_all,
+    dvc,
+    git,
+    mlgit_cmd,
+    repo_state,
+    run_env,
+    run_mlgit,
+    worktree_hash,
+)
 
 
 @dataclass(frozen=True)
@@ -400,3 +412,71 @@ def test_compare_renders_the_other_refs_when_one_has_broken_metrics(repo: Path) 
     assert "exp/good" in table.stdout and "error" in table.stdout
     assert "exp/broken: metrics.json is not valid JSON" in table.stderr
     assert snapshot(repo) == before
+
+
+# --- concurrency and interruption ---------------------------------------------------------
+
+
+def _start(root: Path, *args: str, env: dict[str, str] | None = None
+           ) -> subprocess.Popen[str]:
+    return subprocess.Popen([*mlgit_cmd(), *args], cwd=root, env=run_env(env), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_promotions_at_once_never_share_a_counter(repo: Path) -> None:
+    """Three `promote` at once: three assignment tags #1..#3, one version tag, no failure
+    (before the registry lock two got #1, and a loser's clean-up deleted the winner's tag)."""
+    clock = {"GIT_COMMITTER_DATE": "@1700000000 +0000"}  # no waiting for the next second
+    procs = [_start(repo, "promote", "main", "--to", stage, env=clock)
+             for stage in ("staging", "canary", "production")]
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in procs]
+    assert [code for code, _ in results] == [0, 0, 0], results
+    assignments = git("tag", "--list", "model#*", cwd=repo).split()
+    assert sorted(t.rsplit("#", 1)[1] for t in assignments) == ["1", "2", "3"], assignments
+    assert git("tag", "--list", "model@*", cwd=repo).split() == ["model@v0.1.0"]
+
+
+def test_exp_new_at_once_with_different_names_both_succeed(repo: Path) -> None:
+    procs = [_start(repo, "exp", "new", name, "-S", f"train.lr={lr}", "--no-run")
+             for name, lr in (("left", "0.2"), ("right", "0.3"))]
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in procs]
+    assert [code for code, _ in results] == [0, 0], results
+    assert git("branch", "--list", "exp/*", "--format=%(refname:short)", cwd=repo).split() == [
+        "exp/left", "exp/right"]
+    assert git("worktree", "list", "--porcelain", cwd=repo).count("worktree ") == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_promote_push_leaves_no_tag(repo: Path, tmp_path: Path,
+                                                sig: signal.Signals) -> None:
+    """Ctrl-C (or SIGTERM) while `promote --push` waits on the Git remote: the tags it made are
+    deleted again, the remote got none, the checkout is as before."""
+    bare = tmp_path / "origin.git"
+    git("init", "-q", "--bare", str(bare), cwd=tmp_path)
+    started, release = tmp_path / "push-started", tmp_path / "push-release"
+    hook = bare / "hooks" / "pre-receive"
+    # the receiving side holds the push until the test is done (at most 60 s)
+    hook.write_text(f"#!/bin/sh\ntouch '{started}'\nn=0\n"
+                    f"while [ ! -e '{release}' ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n+1)); done\n"
+                    "exit 1\n")
+    hook.chmod(0o755)
+    git("remote", "add", "origin", str(bare), cwd=repo)
+    before = snapshot(repo)
+    proc = _start(repo, "promote", "main", "--to", "production", "--push")
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the push never reached the remote"
+            time.sleep(0.05)  # polling a live process: no event to wait on
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        release.touch()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + sig, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert snapshot(repo) == before  # no tag left behind
+    assert git("ls-remote", "--tags", str(bare), cwd=tmp_path) == ""
