@@ -14,6 +14,7 @@ own before/after check. Inputs are chosen to fail validation, so no pipeline run
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -417,6 +418,13 @@ def test_compare_renders_the_other_refs_when_one_has_broken_metrics(repo: Path) 
 # --- concurrency and interruption ---------------------------------------------------------
 
 
+def _cwd_of(pid_dir: Path) -> str:
+    try:
+        return os.readlink(pid_dir / "cwd")
+    except OSError:  # gone meanwhile, or not ours to read
+        return ""
+
+
 def _start(root: Path, *args: str, env: dict[str, str] | None = None
            ) -> subprocess.Popen[str]:
     return subprocess.Popen([*mlgit_cmd(), *args], cwd=root, env=run_env(env), text=True,
@@ -480,3 +488,36 @@ def test_interrupted_promote_push_leaves_no_tag(repo: Path, tmp_path: Path,
     assert "interrupted" in err and "Traceback" not in err
     assert snapshot(repo) == before  # no tag left behind
     assert git("ls-remote", "--tags", str(bare), cwd=tmp_path) == ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_data_push_leaves_no_lock(repo: Path, sig: signal.Signals) -> None:
+    """Ctrl-C (or SIGTERM) while `data push` talks to an S3 server that never answers: exit
+    128+N, checkout and DVC config as before, no DVC process left, DVC's lock free again."""
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        server.settimeout(120)
+        (repo / ".dvc" / "config.local").write_text(
+            "['remote \"silent\"']\n    url = s3://bucket/path\n"
+            f"    endpointurl = http://127.0.0.1:{server.getsockname()[1]}\n")
+        before = snapshot(repo)
+        proc = _start(repo, "data", "push", "-r", "silent", env=S3_ENV)
+        try:
+            conn, _addr = server.accept()  # DVC is connected and waits for an answer
+            with conn:
+                proc.send_signal(sig)
+                _out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 128 + sig, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert snapshot(repo) == before
+    assert not [pid for pid in Path("/proc").iterdir() if pid.name.isdigit()
+                and _cwd_of(pid).startswith(str(repo))], "a DVC process was left running"
+    # DVC's repository lock was released: another DVC command runs at once
+    run_mlgit("data", "status", cwd=repo, timeout=60)
