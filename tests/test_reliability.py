@@ -13,7 +13,6 @@ own before/after check. Inputs are chosen to fail validation, so no pipeline run
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -394,25 +393,6 @@ def test_a_path_with_spaces_and_unicode_just_works(template_repo: Path, tmp_path
     assert "0.5" in shown
     run_mlgit("data", "push", "exp/fast", cwd=root)
     assert any(remote.rglob("*")), "nothing reached the remote"
-
-
-def test_compare_renders_the_other_refs_when_one_has_broken_metrics(repo: Path) -> None:
-    """Metrics that do not parse at one ref: a warning naming it, every other row intact."""
-    git("branch", "exp/good", cwd=repo)
-    git("checkout", "-q", "-b", "exp/broken", cwd=repo)
-    (repo / "metrics.json").write_text('{"accuracy": 0.9,\n')
-    commit_all(repo, "broken metrics")
-    git("checkout", "-q", "main", cwd=repo)
-    before = snapshot(repo)
-    res = run_mlgit("compare", "--json", cwd=repo)
-    rows = {row["ref"]: row for row in json.loads(res.stdout)["data"]["rows"]}
-    assert rows["exp/good"]["metrics"]["accuracy"] == rows["main"]["metrics"]["accuracy"]
-    assert "not valid JSON" in rows["exp/broken"]["errors"]["metrics.json"]
-    assert any("exp/broken" in w for w in json.loads(res.stdout)["data"]["warnings"])
-    table = run_mlgit("compare", cwd=repo)
-    assert "exp/good" in table.stdout and "error" in table.stdout
-    assert "exp/broken: metrics.json is not valid JSON" in table.stderr
-    assert snapshot(repo) == before
 
 
 # --- concurrency and interruption ---------------------------------------------------------
