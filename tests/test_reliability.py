@@ -32,6 +32,7 @@ from tests.helpers import (
     repo_state,
     run_env,
     run_mlgit,
+    running,
     worktree_hash,
 )
 
@@ -450,20 +451,17 @@ def test_interrupted_promote_push_leaves_no_tag(repo: Path, tmp_path: Path,
     hook.chmod(0o755)
     git("remote", "add", "origin", str(bare), cwd=repo)
     before = snapshot(repo)
-    proc = _start(repo, "promote", "main", "--to", "production", "--push")
     try:
-        deadline = time.monotonic() + 120
-        while not started.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the push never reached the remote"
-            time.sleep(0.05)  # polling a live process: no event to wait on
-        proc.send_signal(sig)
-        _out, err = proc.communicate(timeout=60)
+        with running(_start(repo, "promote", "main", "--to", "production", "--push")) as proc:
+            deadline = time.monotonic() + 120
+            while not started.exists():
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the push never reached the remote"
+                time.sleep(0.05)  # polling a live process: no event to wait on
+            proc.send_signal(sig)
+            err = proc.communicate(timeout=60)[1]
     finally:
         release.touch()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 128 + sig, err
     assert "interrupted" in err and "Traceback" not in err
     assert snapshot(repo) == before  # no tag left behind
@@ -484,16 +482,11 @@ def test_interrupted_data_push_leaves_no_lock(repo: Path, sig: signal.Signals) -
             "['remote \"silent\"']\n    url = s3://bucket/path\n"
             f"    endpointurl = http://127.0.0.1:{server.getsockname()[1]}\n")
         before = snapshot(repo)
-        proc = _start(repo, "data", "push", "-r", "silent", env=S3_ENV)
-        try:
+        with running(_start(repo, "data", "push", "-r", "silent", env=S3_ENV)) as proc:
             conn, _addr = server.accept()  # DVC is connected and waits for an answer
             with conn:
                 proc.send_signal(sig)
-                _out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+                err = proc.communicate(timeout=60)[1]
     assert proc.returncode == 128 + sig, err
     assert "interrupted" in err and "Traceback" not in err
     assert snapshot(repo) == before
