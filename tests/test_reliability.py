@@ -203,6 +203,12 @@ CASES: dict[str, Case] = {
                            expect="cannot write the CI files"),
     "ci-out-below-a-file": c("repo", "ci", "generate", "github", "--out", "params.yaml/ci",
                              expect="cannot write the CI files"),
+    "ci-report-output-unwritable": c("repo", "ci", "report", "--base", "main", "--head", "main",
+                                     "--output", "/proc/mlgit-report.md",
+                                     expect="cannot write it"),
+    "ci-report-output-below-a-file": c("repo", "ci", "report", "--base", "main", "--head",
+                                       "main", "-o", "params.yaml/report.md",
+                                       expect="cannot write it"),
     # --- remotes ---
     "data-push-unknown-remote": c("repo", "data", "push", "-r", "nosuch",
                                   expect="no DVC remote named 'nosuch'"),
