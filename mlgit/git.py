@@ -15,7 +15,10 @@ from mlgit.errors import CommandError, MlgitError, NotFoundError, UsageError
 
 # Reading objects without a checkout lives in mlgit/gitobjects.py (one cat-file for many
 # reads); re-exported so callers keep one import for everything Git.
-from mlgit.gitobjects import CommitInfo, ObjectReader, object_reader, parse_commit  # noqa: F401
+from mlgit.gitobjects import CommitInfo as CommitInfo
+from mlgit.gitobjects import ObjectReader as ObjectReader
+from mlgit.gitobjects import object_reader as object_reader
+from mlgit.gitobjects import parse_commit as parse_commit
 
 FIELD_SEP = "\x1f"  # unit separator: cannot appear in ref names, safe in for-each-ref formats
 

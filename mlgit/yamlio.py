@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+import re
+from typing import Any, ClassVar
 
 from mlgit.errors import MlgitError
 
@@ -22,7 +23,13 @@ def load_yaml(text: str | bytes, source: str) -> Any:
 
     # libyaml's CSafeLoader (same safe constructors as safe_load) parses ~10x faster: it is
     # what keeps reading dvc.lock/params at hundreds of revisions fast (`exp list`)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    return _load_with(getattr(yaml, "CSafeLoader", yaml.SafeLoader), text, source)
+
+
+def _load_with(loader_class: Any, text: str | bytes, source: str) -> Any:
+    import yaml
+
+    loader = loader_class(text)
     try:
         return loader.get_single_data()  # what yaml.load does, with a safe loader
     except yaml.YAMLError as exc:
@@ -32,6 +39,62 @@ def load_yaml(text: str | bytes, source: str) -> Any:
                          hint=f"fix {source} and rerun") from exc
     finally:
         loader.dispose()
+
+
+# YAML 1.2 scalars, as DVC reads metrics and params files (ruamel.yaml, typ="safe"; the regular
+# expressions are ruamel's). PyYAML speaks YAML 1.1, where `lr: 1e-5` is a string, `yes`/`on`
+# are booleans, `010` is 8 and `1:20` is 80; DVC reads 1e-05, "yes", "on", 10 and "1:20".
+_YAML12 = {
+    "tag:yaml.org,2002:bool": (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    "tag:yaml.org,2002:float": (
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""", "-+0123456789."),
+    "tag:yaml.org,2002:int": (
+        r"""^(?:[-+]?0b[0-1_]+
+        |[-+]?0o?[0-7_]+
+        |[-+]?[0-9_]+
+        |[-+]?0x[0-9a-fA-F_]+)$""", "-+0123456789"),
+}
+_loaders: dict[str, Any] = {}
+
+
+def _yaml12_loader() -> Any:
+    """libyaml's safe loader (PyYAML's if libyaml is missing) resolving scalars as YAML 1.2."""
+    if "dvc" in _loaders:
+        return _loaders["dvc"]
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Yaml12Loader(base):  # type: ignore[misc,valid-type]
+        yaml_implicit_resolvers: ClassVar[dict[str, list[Any]]] = {
+            first: [(tag, rx) for tag, rx in resolvers if tag not in _YAML12]
+            for first, resolvers in base.yaml_implicit_resolvers.items()}
+
+    for tag, (pattern, firsts) in _YAML12.items():
+        Yaml12Loader.add_implicit_resolver(tag, re.compile(pattern, re.X), list(firsts))
+    Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int12)
+    _loaders["dvc"] = Yaml12Loader
+    return Yaml12Loader
+
+
+def _construct_int12(loader: Any, node: Any) -> int:
+    """YAML 1.2 integers: `010` is ten, `0o10` is eight (PyYAML would read 8 and fail)."""
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    text = text.lstrip("+-")
+    for prefix, base in (("0b", 2), ("0x", 16), ("0o", 8)):
+        if text.startswith(prefix):
+            return sign * int(text[2:], base)
+    return sign * int(text)
+
+
+def load_dvc_yaml_file(text: str | bytes, source: str) -> Any:
+    """A metrics or params YAML file read as DVC reads it (YAML 1.2 scalars, see _YAML12)."""
+    return _load_with(_yaml12_loader(), text, source)
 
 
 def dump_yaml(data: Any) -> str:
@@ -58,7 +121,7 @@ def load_structured(data: str | bytes, source: str) -> Any:
             raise ParseError(f"{source} is not valid TOML: {exc}") from exc
     if suffix in (".csv", ".tsv"):
         return _load_table(text, "\t" if suffix == ".tsv" else ",")
-    return load_yaml(text, source)
+    return load_dvc_yaml_file(text, source)
 
 
 def _load_table(text: str, sep: str) -> dict[str, Any]:

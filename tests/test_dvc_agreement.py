@@ -1,9 +1,9 @@
 """mlgit reports the same metrics and params, under the same flattened names, as DVC itself.
 
 One generated repo: nested metrics in JSON, YAML and TOML across several files (one name in
-two files), params from params.yaml, from another YAML file with selected keys and from a TOML
-file tracked whole; a branch that changes them; one with a broken metrics file; and an
-uncommitted change in the work tree.
+two files, YAML 1.2 scalars like 1e-3), params from params.yaml, from another YAML file with
+selected keys and from a TOML file tracked whole; a branch that changes them; one with a broken
+metrics file; and an uncommitted change in the work tree.
 """
 
 from __future__ import annotations
@@ -42,12 +42,14 @@ stages:
 
 MAIN = {
     "dvc.yaml": DVC_YAML,
+    # YAML 1.2, as DVC reads it: 1e-8 is a number, `no` a string, 010 is ten
     "config/model.yaml": "model:\n  depth: 3\n  width: 64\noptim:\n  name: adam\n"
-                         "  betas: [0.9, 0.99]\n  schedule: {}\nunused: 1\n",
+                         "  betas: [0.9, 0.99]\n  schedule: {}\n  eps: 1e-8\n  amsgrad: no\n"
+                         "  warmup: 010\nunused: 1\n",
     "config/extra.toml": "[data]\nsplit = 0.2\n[data.aug]\nflip = true\n",
     "metrics.json": json.dumps({"accuracy": 0.9, "loss": 0.3, "note": "hi", "tags": ["a"],
                                 "train": {"acc": 0.95, "nested": {"deep": 1, "empty": {}}}}),
-    "eval/scores.yaml": "val:\n  acc: 0.88\n  f1: 0.7\nloss: 0.41\n",
+    "eval/scores.yaml": "val:\n  acc: 0.88\n  f1: 0.7\nloss: 0.41\ntiny: 1e-3\n",
     "eval/summary.toml": "auc = 0.91\n[per_class]\ncat = 0.8\ndog = 0.85\n",
 }
 EXP = {
