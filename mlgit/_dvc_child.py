@@ -35,7 +35,7 @@ def write_config_as_utf8() -> None:
         return write(self, *args, **kwargs)
 
     write_utf8.mlgit_utf8 = True  # type: ignore[attr-defined]
-    ConfigObj.write = write_utf8  # type: ignore[method-assign]
+    ConfigObj.write = write_utf8
 
 
 def configure_worktree(worktree_dvc: str, main_dvc: str) -> None:
