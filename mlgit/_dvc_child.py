@@ -8,12 +8,34 @@ benchmarks/exp_new.py). `-P` keeps this file's directory (mlgit/, which holds a 
 `sys.path`, so `import dvc` is DVC. Only DVC and the standard library are imported here.
 
     python -P _dvc_child.py [--share-cache MAIN_DVC_DIR] [--checkout] [--repro [ARGS...]]
+    python -P _dvc_child.py --dvc ARGS...   (plain `dvc ARGS`, with UTF-8 config writes)
 """
 
 from __future__ import annotations
 
 import os
 import sys
+
+
+def write_config_as_utf8() -> None:
+    """Make DVC write its config files as UTF-8.
+
+    DVC saves `.dvc/config*` through configobj, which encodes as ASCII unless given an
+    encoding: any non-ASCII path (a project in `ünï cödé dir`, its cache, a remote) fails with
+    UnicodeEncodeError. DVC reads such files fine, so only the write side needs the encoding."""
+    from configobj import ConfigObj
+
+    write = ConfigObj.write
+    if getattr(write, "mlgit_utf8", False):
+        return
+
+    def write_utf8(self: ConfigObj, *args: object, **kwargs: object) -> object:
+        if self.encoding is None and self.default_encoding is None:
+            self.default_encoding = "utf-8"
+        return write(self, *args, **kwargs)
+
+    write_utf8.mlgit_utf8 = True  # type: ignore[attr-defined]
+    ConfigObj.write = write_utf8
 
 
 def configure_worktree(worktree_dvc: str, main_dvc: str) -> None:
@@ -31,6 +53,7 @@ def configure_worktree(worktree_dvc: str, main_dvc: str) -> None:
     from dvc.config import Config, merge
     from dvc.config_schema import RelPath
 
+    write_config_as_utf8()
     main = Config(dvc_dir=main_dvc, validate=False)
     cache = str(main["cache"].get("dir") or os.path.join(main_dvc, "cache"))
     main_local = main.read("local")
@@ -51,7 +74,10 @@ def configure_worktree(worktree_dvc: str, main_dvc: str) -> None:
 def main(argv: list[str]) -> int:
     from dvc.cli import main as dvc_main
 
+    write_config_as_utf8()
     args = list(argv)
+    if args[:1] == ["--dvc"]:
+        return int(dvc_main(args[1:]) or 0)
     if args[:1] == ["--share-cache"]:
         configure_worktree(os.path.join(os.getcwd(), ".dvc"), args[1])
         args = args[2:]

@@ -20,7 +20,9 @@ DVC_ENV = {"DVC_NO_ANALYTICS": "1", "DVC_NO_UPDATE_CHECK": "1"}
 
 
 def dvc_command() -> list[str]:
-    return [sys.executable, "-m", "dvc"]
+    # `dvc ARGS` through our child: the same DVC, but config files are written as UTF-8
+    # (plain DVC cannot save a non-ASCII path into .dvc/config; see write_config_as_utf8)
+    return [sys.executable, "-P", str(Path(__file__).with_name("_dvc_child.py")), "--dvc"]
 
 
 def dvc(

@@ -27,6 +27,7 @@ from mlgit.experiments import (
     build_message,
     check_new_name,
     check_overrides,
+    check_pipeline,
     metric_value,
     param_changes,
     plan_points,
@@ -133,6 +134,8 @@ def new_experiments(root: Path, name: str, overrides: Sequence[str] = (), *, bas
     with git.object_reader(root) as reader:
         base_data = read_revision(reader, resolved.sha)
         check_overrides(root, reader, resolved.sha, carried, points[0], allow_add)
+        if run:
+            check_pipeline(root, reader, resolved.sha, carried)
     label = _base_label(root, base, resolved.sha, head)
     metric = primary_metric(config, base_data)
     patch = _patch_path(root) if carried else None

@@ -16,6 +16,7 @@ from mlgit.experiments import (
     ParamChange,
     build_message,
     check_overrides,
+    check_pipeline,
     metric_value,
     param_changes,
     plan_points,
@@ -57,6 +58,7 @@ def run_experiment(root: Path, overrides: Sequence[str] = (), *, commit: bool = 
         git.ensure_identity(root)
     point = plan_points(name, parsed)[0]
     check_overrides(root, None, None, True, point, allow_add)
+    check_pipeline(root, None, None, True)
     base = _experiment_base(root, config)
     saved = {f: (root / f).read_bytes() if (root / f).is_file() else None
              for f in {file for file, _k, _v in point.settings}}

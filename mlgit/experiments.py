@@ -185,6 +185,21 @@ def check_overrides(root: Path, reader: git.ObjectReader | None, base: str | Non
         params.apply_overrides(Path(tmp), list(point.settings), allow_add=allow_add)
 
 
+def check_pipeline(root: Path, reader: git.ObjectReader | None, base: str | None,
+                   from_worktree: Sequence[str] | bool) -> None:
+    """Parse the dvc.yaml the run will use, so a broken one fails before a worktree exists or
+    DVC starts (DVC's own message is many lines). Same file choice as `check_overrides`."""
+    from mlgit.project import parse_pipeline
+
+    if from_worktree is True or (from_worktree and "dvc.yaml" in from_worktree):
+        path = root / "dvc.yaml"
+        data = path.read_bytes() if path.is_file() else None
+    else:
+        data = reader.read(base, "dvc.yaml") if reader is not None and base else None
+    if data is not None:
+        parse_pipeline(data, "dvc.yaml")
+
+
 # --- params and trailers ----------------------------------------------------------------------
 
 

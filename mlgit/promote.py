@@ -34,7 +34,7 @@ from mlgit.lockfile import LockedFile
 from mlgit.metrics import RevisionData, read_revision
 from mlgit.project import Artifact
 from mlgit.refs import resolve_rev
-from mlgit.registry import ArtifactState, iso_time, load_artifact
+from mlgit.registry import ArtifactState, iso_time, load_artifact, registry_lock
 from mlgit.render import fmt_value
 from mlgit.tags import (
     bump_version,
@@ -127,6 +127,11 @@ class TagWriter:
 
 def promote(root: Path, opts: PromoteOptions) -> WriteResult:
     """Register a version for REF's commit if it has none, then assign it to the stage."""
+    with registry_lock(root):
+        return _promote(root, opts)
+
+
+def _promote(root: Path, opts: PromoteOptions) -> WriteResult:
     cfg = load_config(root)
     stage = validate_stage(opts.stage, cfg.stages)
     requires = [parse_requirement(t) for t in opts.requires]
@@ -179,6 +184,13 @@ def rollback(root: Path, artifact_name: str, stage: str = "production", to: str 
              *, sign: bool = False, push: bool = False, remote: str | None = None,
              message: str | None = None) -> WriteResult:
     """Put the previous (or the given) version back into `stage` with a new assignment tag."""
+    with registry_lock(root):
+        return _rollback(root, artifact_name, stage, to, sign=sign, push=push, remote=remote,
+                         message=message)
+
+
+def _rollback(root: Path, artifact_name: str, stage: str, to: str | None, *, sign: bool,
+              push: bool, remote: str | None, message: str | None) -> WriteResult:
     cfg = load_config(root)
     name = validate_artifact(artifact_name)
     validate_stage(stage)
@@ -288,8 +300,8 @@ def _declared(rev: RevisionData, name: str | None, cfg: Config) -> Artifact:
         declared[0] if declared else None)
     if found is None:
         at = (rev.sha or rev.rev)[:8]
-        what = f"artifact '{wanted}' is" if wanted else "no artifact is"
-        raise NotFoundError(f"{what} not declared in dvc.yaml at {at}",
+        what = f"artifact '{wanted}' is not declared" if wanted else "no artifact is declared"
+        raise NotFoundError(f"{what} in dvc.yaml at {at}",
                             hint=f"declare it with `mlgit model add {wanted or 'NAME'} --path "
                             "PATH` and commit the pipeline run")
     return found

@@ -44,7 +44,20 @@ def resolve_rev(root: Path, text: str, config: Config | None = None) -> Resolved
         hit = registry.resolve_registry_ref(root, text)
         if hit is not None:
             return ResolvedRev(text, hit[0], "registry", hit[1])
-    raise NotFoundError(
+    raise _unknown(root, text)
+
+
+def _unknown(root: Path, text: str) -> NotFoundError:
+    """Why `text` names nothing: no commit at all yet, a shallow clone, or a plain typo."""
+    if git.head_sha(root) is None and not git.for_each_ref(root, ["refs/"], ["%(refname)"]):
+        return NotFoundError(f"unknown revision '{text}': the repository has no commits yet",
+                             hint="commit your project first (`mlgit init` makes the first "
+                             "commit)")
+    if git.is_shallow(root):
+        return NotFoundError(f"unknown revision '{text}' in this shallow clone (older commits, "
+                             "branches and tags were not fetched)",
+                             hint="fetch the whole history: git fetch --unshallow")
+    return NotFoundError(
         f"unknown revision '{text}'",
         hint="use a branch, tag, commit, experiment name, or a registry ref like model#production",
     )

@@ -12,13 +12,16 @@ latest still-active assignment is the most recent. Lightweight tags are ignored,
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from mlgit import git
+from mlgit.errors import MlgitError
 from mlgit.tags import Action, parse_registry_ref, parse_tag_name, ref_patterns, version_key
 
 log = logging.getLogger("mlgit")
@@ -234,3 +237,31 @@ def tags_for_commit(root: Path, sha: str) -> list[Event]:
             e = replace(e, version=max(found, key=version_key) if found else e.commit)
         out.append(e)
     return out
+
+
+@contextlib.contextmanager
+def registry_lock(root: Path, timeout: float = 300) -> Iterator[None]:
+    """One mlgit writing registry tags per repository at a time (its worktrees included).
+
+    Two promotions at once would read the same tags, pick the same `#N` counter or version, and
+    the loser's clean-up could delete the winner's tag. The lock covers read, gates and write."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): concurrent promotions are not guarded there
+        yield
+        return
+    with open(git.common_dir(root) / "mlgit-registry.lock", "a+b") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise MlgitError("another mlgit has been writing registry tags here for "
+                                     f"{timeout:.0f} s", hint="wait for it, then rerun") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -123,6 +123,26 @@ def _check_options(jobs: int | None, rtol: float, output: Path | None) -> None:
     if output is not None and output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise UsageError(f"--output {output} exists and is not an empty directory",
                          hint="pass a new or empty directory, so nothing of yours is overwritten")
+    if output is not None and not output.exists():
+        # fail now, not after the outputs were restored: the nearest existing parent must be a
+        # directory we can create things in
+        parent = next(p for p in output.absolute().parents if p.exists())
+        if not parent.is_dir() or not _can_create_in(parent):
+            raise UsageError(f"--output {output}: cannot create it ({parent} is not a writable "
+                             "directory)", hint="pass a directory you can write to")
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether a directory can be made in `directory` (`os.access` is wrong for root and for
+    read-only file systems such as /proc): try it."""
+    import tempfile
+
+    try:
+        Path(tempfile.mkdtemp(prefix=".mlgit-probe-", dir=directory)).rmdir()
+    except OSError:
+        return False
+    else:
+        return True
 
 
 def _needed(recorded: Recorded, rerun: bool) -> list[LockedFile]:

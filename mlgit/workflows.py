@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mlgit import __version__
 from mlgit.citemplate import groovy_str, render_template, yaml_str
-from mlgit.errors import UsageError
+from mlgit.errors import MlgitError, UsageError
 
 PROVIDERS = ("github", "gitlab", "jenkins")
 ALL_JOBS = ("pr", "promote", "retrain", "sweep")
@@ -312,7 +312,7 @@ def write_files(out_dir: Path, files: Sequence[CiFile], *, force: bool) -> list[
             previous = target.read_text(encoding="utf-8") if status == "overwritten" else None
             undo.append((target, previous))
             target.write_text(f.content, encoding="utf-8")
-    except BaseException:
+    except BaseException as exc:
         for path, previous in reversed(undo):
             with contextlib.suppress(OSError):  # undo as much as can be undone
                 if previous is not None:
@@ -321,6 +321,10 @@ def write_files(out_dir: Path, files: Sequence[CiFile], *, force: bool) -> list[
                     path.rmdir()
                 else:
                     path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # read-only, a file in the way, no such place: say so
+            raise MlgitError(f"cannot write the CI files under {out_dir}: "
+                             f"{exc.strerror or exc}; nothing was written",
+                             hint="pass a directory you can write to with --out") from exc
         raise
     return [WrittenFile(str(target), status) for target, _, status in plan]
 

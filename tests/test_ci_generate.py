@@ -289,7 +289,7 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     (wf / "mlgit-pr-comment.yml").mkdir()  # a directory where a file must go: refused first
     opts = workflows.make_options("github", jobs="pr")
     files = workflows.render_files(opts, workflows.templates_dir())
-    from mlgit.errors import UsageError
+    from mlgit.errors import MlgitError, UsageError
 
     with pytest.raises(UsageError):
         workflows.write_files(out, files, force=True)
@@ -300,6 +300,6 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     other.mkdir()
     (other / "blocker").write_text("a file, not a directory\n")
     bad = [files[0], workflows.CiFile("blocker/x.yml", "x")]
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(MlgitError, match="cannot write the CI files"):
         workflows.write_files(other, bad, force=False)
     assert sorted(p.name for p in other.iterdir()) == ["blocker"]

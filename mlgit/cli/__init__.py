@@ -88,8 +88,23 @@ def main() -> None:
     debug = "--debug" in sys.argv or "--verbose" in sys.argv
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    # the click typer uses (its own vendored copy, or click): its usage errors come to us
+    # (not standalone) and are said in our one-line format
+    click_errors = sys.modules[typer.BadParameter.__module__]
+    no_args = getattr(click_errors, "NoArgsIsHelpError", ())
+    code: object = 0
     try:
-        app(prog_name="mlgit")
+        code = app(prog_name="mlgit", standalone_mode=False)
+    except no_args as exc:  # the help is already printed
+        sys.exit(exc.exit_code)
+    except click_errors.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        hint = f"see `{ctx.command_path} --help`" if ctx is not None else None
+        _say_error(exc.format_message(), hint)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        _say_error("aborted", None)
+        sys.exit(1)
     except Interrupted as exc:
         _say_error("interrupted; nothing was left half-done", None)
         sys.exit(exc.exit_code)
@@ -108,6 +123,8 @@ def main() -> None:
         _say_error(f"internal error: {type(exc).__name__}: {exc}",
                    "rerun with --debug for the traceback, and please report it")
         sys.exit(3)
+    # typer returns the code of a `typer.Exit` (e.g. doctor's 1) instead of exiting
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
 
 
 def _say_error(message: str, hint: str | None) -> None:

@@ -59,3 +59,15 @@ def success(message: str) -> None:
     from rich.markup import escape
 
     err().print(f"[green]✓[/green] {escape(message)}")
+
+
+def write_output(path: Path, text: str, flag: str = "--output") -> None:
+    """Write a command's `--output` file (parents made); an unwritable path is one line."""
+    from mlgit.errors import MlgitError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise MlgitError(f"{flag} {path}: cannot write it ({exc.strerror or exc})",
+                         hint=f"pass a path you can write to with {flag}") from exc

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlgit.cli._common import JsonOpt, note, out, print_json, print_text, success
+from mlgit.cli._common import (
+    JsonOpt,
+    note,
+    out,
+    print_json,
+    print_text,
+    success,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from mlgit.cli.demo import DemoContext
@@ -187,8 +195,7 @@ def report_cmd(
     if output is None:
         print_text(text)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    write_output(output, text)
     success(f"wrote {output}: {report.headline}")
 
 
