@@ -37,7 +37,8 @@ def _transfer(op: str, args: dict[str, Any]) -> dict[str, Any]:
     conf = dict(workspace["remote"][name])
     with Repo(args["root"], remote=name, remote_config=conf) as repo:
         func = repo.push if op == "push" else repo.fetch
-        count = func(revs=args["revs"], workspace=False, remote=name, jobs=args.get("jobs"))
+        count = func(targets=args.get("targets") or None, revs=args["revs"], workspace=False,
+                     remote=name, jobs=args.get("jobs"))
     if op == "push":
         ui.write(f"{count} files pushed" if count else "Everything is up to date.")
     else:

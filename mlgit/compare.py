@@ -179,7 +179,26 @@ def _pick(columns: Sequence[str], patterns: Sequence[str], available: Sequence[s
     return out
 
 
-def compare_revisions(
+def compare_revisions(root: Path, refs: Sequence[str] = (), *, pull: bool = False,
+                      **options: Any) -> CompareResult:
+    """`_compare_revisions`; with `pull`, metrics files missing from the local DVC cache are
+    fetched from the DVC remote (just those files, at just those commits) and read again."""
+    result = _compare_revisions(root, refs, **options)
+    if not pull:
+        return result
+    from mlgit.cachedfiles import PULL_NOTE
+
+    wanted = [(r.sha, f) for r in result.rows for f, note in r.notes.items() if PULL_NOTE in note]
+    if not wanted:
+        return result
+    from mlgit import dvc
+
+    dvc.fetch_revs(root, sorted({s for s, _ in wanted}), stream=False,
+                   targets=sorted({f for _, f in wanted}))
+    return _compare_revisions(root, refs, **options)
+
+
+def _compare_revisions(
     root: Path,
     refs: Sequence[str] = (),
     *,

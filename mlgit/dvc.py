@@ -337,9 +337,11 @@ def push_revs(root: Path, revs: Sequence[str], *, remote: str | None = None,
 
 
 def fetch_revs(root: Path, revs: Sequence[str], *, remote: str | None = None,
-               stream: bool = True) -> proc.Result:
-    """Fetch the outputs recorded at the commits `revs` into the cache (no checkout)."""
-    return _api("fetch", {"revs": list(revs), "remote": remote}, root, stream=stream)
+               stream: bool = True, targets: Sequence[str] = ()) -> proc.Result:
+    """Fetch the outputs recorded at the commits `revs` into the cache (no checkout); with
+    `targets`, only those paths (DVC fetches a file inside a directory output on its own)."""
+    return _api("fetch", {"revs": list(revs), "remote": remote, "targets": list(targets)}, root,
+                stream=stream)
 
 
 @dataclass(frozen=True)

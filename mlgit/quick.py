@@ -45,6 +45,8 @@ JSON = Opt("json_out", ("--json",), "bool", "Print one JSON document (for script
 PRECISION = Opt("precision", ("--precision", "-p"), "int",
                 "Digits after the point in table and md output (json and csv keep full "
                 "precision).", 0, 17)
+PULL = Opt("pull", ("--pull",), "bool",
+           "Fetch metrics files missing from the local DVC cache from the DVC remote (only those).")
 STRICT = Opt("strict", ("--strict",), "bool",
              "Exit 1 if a revision has a missing or unreadable metrics or params file.")
 
@@ -62,6 +64,7 @@ COMPARE_OPTS = (
         "Only these metrics/params (comma-separated names or globs; repeatable)."),
     Opt("all_params", ("--all-params",), "bool", "All params, not only those that differ."),
     FORMAT, JSON, PRECISION,
+    PULL,
     STRICT,
     Opt("chart", ("--chart",), "bool",
         "Add a bar chart of the primary metric (Mermaid with --format md)."),
@@ -201,7 +204,8 @@ def run_compare(root: Path, refs: Sequence[str] = (), *, all_branches: bool = Fa
                 only_changed: bool = False, columns: Sequence[str] = (),
                 all_params: bool = False, fmt: Format = Format.table, json_out: bool = False,
                 precision: int = 4, chart: bool = False, strict: bool = False,
-                all_commits: bool = False, consoles: tuple[Any, Any] | None = None) -> None:
+                all_commits: bool = False, pull: bool = False,
+                consoles: tuple[Any, Any] | None = None) -> None:
     """Compute and print `mlgit compare`."""
     from mlgit.compare import compare_revisions
 
@@ -209,7 +213,7 @@ def run_compare(root: Path, refs: Sequence[str] = (), *, all_branches: bool = Fa
     result = compare_revisions(
         root, refs, all_branches=all_branches, tags=tags, sort=sort,
         descending=None if ascending is None else not ascending, only_changed=only_changed,
-        columns=wanted, all_params=all_params, all_commits=all_commits)
+        columns=wanted, all_params=all_params, all_commits=all_commits, pull=pull)
     _emit("compare", result, fmt, json_out, consoles,
           md=lambda: _views().render_compare_markdown(result, precision, chart=chart),
           csv=lambda: _views().render_compare_csv(result),

@@ -354,3 +354,18 @@ def test_registry_tags_in_one_second_are_ordered_by_counter(mono: Path, tmp_path
     ours = mlgit_models(root)["sub:clf"]
     assert {s: e["version"] for s, e in ours["stages"].items()} == theirs["stage"] == {
         "prod": "v0.0.1"}
+
+
+def test_pull_fetches_only_the_missing_metrics_then_shows_them(cached: Path, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(cached, root, symlinks=True)
+    dvc("remote", "add", "--local", "-d", "store", str(tmp_path / "store"), cwd=root)
+    dvc("push", "--all-branches", "-q", cwd=root)
+    shutil.rmtree(root / ".dvc" / "cache")
+    without = compare_data(root, "main", "exp/b")
+    assert next(r for r in without["rows"] if r["ref"] == "exp/b")["metrics"] == {}
+    data = compare_data(root, "main", "exp/b", "--pull")
+    rows = {r["ref"]: r for r in data["rows"]}
+    assert rows["exp/b"]["metrics"]["acc"] == 0.9 and rows["main"]["metrics"]["acc"] == 0.7
+    assert rows["exp/b"]["notes"] == {}
+    assert git("status", "--porcelain", cwd=root) == ""

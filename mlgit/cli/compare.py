@@ -47,6 +47,7 @@ def compare_cmd(
     precision: Annotated[int, _opt(COMPARE_OPTS, "precision")] = 4,
     chart: Annotated[bool, _opt(COMPARE_OPTS, "chart")] = False,
     strict: Annotated[bool, _opt(COMPARE_OPTS, "strict")] = False,
+    pull: Annotated[bool, _opt(COMPARE_OPTS, "pull")] = False,
 ) -> None:
     """Metrics and params of many branches side by side, best first, from Git objects alone.
 
@@ -55,7 +56,7 @@ def compare_cmd(
     run_compare(repo_root(), refs or [], all_branches=all_branches, tags=tags, sort=sort,
                 ascending=ascending, only_changed=only_changed, columns=columns or [],
                 all_params=all_params, fmt=fmt, json_out=json_out, precision=precision,
-                chart=chart, strict=strict, all_commits=all_commits,
+                chart=chart, strict=strict, all_commits=all_commits, pull=pull,
                 consoles=(out(), err()))
 
 
